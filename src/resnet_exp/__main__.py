@@ -1,0 +1,3 @@
+from resnet_exp.cli import main
+
+main()

@@ -1,0 +1,131 @@
+"""`resnet-exp`: a thin dispatcher. `train` is a full Hydra app; `report` and `bench` are argparse."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from resnet_exp import __version__
+from resnet_exp.errors import UserError
+
+USAGE = f"""resnet-exp {__version__}: reproduce the degradation problem of He et al. (2015) on CIFAR
+
+usage:
+  resnet-exp train [KEY=VALUE ...] [-m] [--cfg job] [--help]   train (Hydra overrides; -m sweeps)
+  resnet-exp report PATH... [--out DIR]                         figures, table and verdict for runs
+  resnet-exp bench [--depths 20,56] [--device auto]             training throughput vs a baseline
+
+examples:
+  resnet-exp train depth=56 block=plain
+  resnet-exp train -m depth=20,32,44,56 block=plain,residual
+  resnet-exp report outputs/sweeps/sweep
+"""
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+def config_dir() -> Path:
+    """conf/ shipped inside the wheel, or the checkout's top-level conf/ (editable install)."""
+    for candidate in (Path(__file__).parent / "conf", Path(__file__).resolve().parents[2] / "conf"):
+        if (candidate / "train.yaml").is_file():
+            return candidate
+    raise RuntimeError("resnet-exp's configs are missing (conf/train.yaml); reinstall the package")
+
+
+class _Sweep:
+    """Exit codes of the jobs of this invocation (one for a run, several for -m)."""
+
+    codes: list[int] = []
+    statuses: list[str] = []
+
+
+def _remove_if_empty_run(run_dir: Path) -> None:
+    """After a user mistake, leave nothing that looks like a run (Hydra made the folder already)."""
+    if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {".hydra", "train.log"}:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _task(cfg) -> None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from resnet_exp.build import spec_from_config
+    from resnet_exp.train.runner import run
+
+    hc = HydraConfig.get()
+    multirun = hc.mode == RunMode.MULTIRUN
+    run_dir = Path(hc.runtime.output_dir)
+    try:
+        spec = spec_from_config(cfg, multirun=multirun)
+        outcome = run(spec, run_dir)
+    except UserError as e:
+        _remove_if_empty_run(run_dir)
+        err.print(f"[bold red]error:[/] {e}", soft_wrap=True)
+        _Sweep.codes.append(e.exit_code)
+        _Sweep.statuses.append("bad input")
+        if not multirun:
+            raise SystemExit(e.exit_code) from None
+        return
+    style = {"completed": "green", "interrupted": "yellow", "diverged": "red", "failed": "red"}[
+        outcome.status
+    ]
+    out.print(f"[{style}]{outcome.message}[/]", soft_wrap=True)
+    _Sweep.codes.append(outcome.exit_code)
+    _Sweep.statuses.append(outcome.status)
+    if outcome.status == "interrupted" and multirun:
+        # The user asked to stop: stop the whole sweep, not just this run.
+        raise SystemExit(outcome.exit_code)
+
+
+def train_main(args: list[str]) -> int:
+    import hydra
+
+    from resnet_exp.build import register_resolvers
+
+    register_resolvers()
+    _Sweep.codes, _Sweep.statuses = [], []
+    sys.argv = ["resnet-exp train", *args]
+    app = hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")(_task)
+    app()
+    if len(_Sweep.codes) > 1:
+        counts = {s: _Sweep.statuses.count(s) for s in dict.fromkeys(_Sweep.statuses)}
+        out.print("sweep: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    return max(_Sweep.codes, default=0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        raise SystemExit(0 if args else 2)
+    if args[0] == "--version":
+        print(f"resnet-exp {__version__}")
+        raise SystemExit(0)
+    command, rest = args[0], args[1:]
+    try:
+        if command == "train":
+            code = train_main(rest)
+        elif command == "report":
+            from resnet_exp.report.cli import main as report_main
+
+            code = report_main(rest)
+        elif command == "bench":
+            from resnet_exp.bench import main as bench_main
+
+            code = bench_main(rest)
+        else:
+            err.print(
+                f"[bold red]error:[/] unknown command {command!r}; use train, report or bench (resnet-exp --help)"
+            )
+            code = 2
+    except UserError as e:
+        err.print(f"[bold red]error:[/] {e}", soft_wrap=True)
+        code = e.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        code = 130
+    raise SystemExit(code)

@@ -1,0 +1,94 @@
+"""The CIFAR network family: depth 6n+2, three stages of n blocks at 16/32/64 filters (x width/16)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from resnet_exp.errors import UserError
+from resnet_exp.models.blocks import PlainBlock, ResidualBlock, conv3x3
+from resnet_exp.models.shortcuts import SHORTCUTS, make_shortcut
+
+BLOCKS = ("plain", "residual")
+PAPER_DEPTHS = (20, 32, 44, 56, 110, 1202)
+
+
+def check_depth(depth: int) -> int:
+    """Return n for depth = 6n + 2, or raise a UserError that names valid depths."""
+    if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise UserError(
+            f"depth={depth} is not 6n+2; valid depths are 8, 14, 20, 26, 32, 38, 44, 50, 56, ..., "
+            f"110, ..., 1202 (the paper uses {', '.join(map(str, PAPER_DEPTHS))})"
+        )
+    return (depth - 2) // 6
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+class CifarNet(nn.Module):
+    """3x3 conv -> 3 stages x n blocks (32x32, 16x16, 8x8 maps) -> global average pool -> FC."""
+
+    def __init__(
+        self,
+        depth: int,
+        block: str = "residual",
+        shortcut: str = "A",
+        width: int = 16,
+        num_classes: int = 10,
+        in_channels: int = 3,
+    ) -> None:
+        super().__init__()
+        n = check_depth(depth)
+        if block not in BLOCKS:
+            raise UserError(f"unknown block {block!r}; choose one of {', '.join(BLOCKS)}")
+        if shortcut not in SHORTCUTS:
+            raise UserError(f"unknown shortcut {shortcut!r}; choose one of {', '.join(SHORTCUTS)}")
+        if width < 1:
+            raise UserError(f"width={width} must be a positive number of base filters")
+        self.depth, self.block_type, self.shortcut_option = depth, block, shortcut
+        widths = [width, 2 * width, 4 * width]
+
+        self.conv1 = conv3x3(in_channels, widths[0])
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        stages, channels = [], widths[0]
+        for stage, out_channels in enumerate(widths):
+            blocks = []
+            for i in range(n):
+                # Downsample by a stride-2 convolution at the first block of stages 2 and 3.
+                stride = 2 if stage > 0 and i == 0 else 1
+                if block == "plain":
+                    blocks.append(PlainBlock(channels, out_channels, stride))
+                else:
+                    sc = make_shortcut(shortcut, channels, out_channels, stride)
+                    blocks.append(ResidualBlock(channels, out_channels, stride, sc))
+                channels = out_channels
+            stages.append(nn.Sequential(*blocks))
+        self.stages = nn.Sequential(*stages)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.bn1(self.conv1(x)))
+        x = self.stages(x)
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+def build_net(
+    depth: int,
+    block: str,
+    shortcut: str = "A",
+    width: int = 16,
+    num_classes: int = 10,
+    init: str = "kaiming_normal",
+    seed: int | None = None,
+) -> CifarNet:
+    """Build and initialize a net. With `seed`, the weights depend on nothing but the seed."""
+    from resnet_exp.models.init import initialize
+
+    if seed is not None:
+        torch.manual_seed(seed)
+    model = CifarNet(depth, block, shortcut, width, num_classes)
+    initialize(model, init)
+    return model

@@ -1,0 +1,146 @@
+"""`resnet-exp report PATH... [--out DIR] [--no-tensorboard] [--formats png,svg]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from .collect import datasets, find_run_dirs, group_cells, load_runs
+from .tables import build_rows, rich_table, to_markdown, write_csv, write_markdown
+from .verdict import judge
+
+PROG = "resnet-exp report"
+SUPPORTED_FORMATS = ("png", "svg", "pdf")
+
+
+class UserError(Exception):
+    """A mistake in the input: reported as one line on stderr, exit status 2, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="Tables, figures (He et al. Fig. 6, error vs depth) and a verdict from run "
+        "directories. PATH may be a run directory, a sweep directory, or any folder above them.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="run, sweep or parent directory")
+    p.add_argument("--out", metavar="DIR", help="output directory (default: <first PATH>/report)")
+    p.add_argument(
+        "--no-tensorboard", action="store_true", help="do not write the figures for TensorBoard"
+    )
+    p.add_argument(
+        "--formats",
+        default="png,svg",
+        help=f"comma-separated figure formats out of {','.join(SUPPORTED_FORMATS)} (default: png,svg)",
+    )
+    return p
+
+
+def parse_formats(text: str) -> list[str]:
+    formats = [f.strip().lower().lstrip(".") for f in text.split(",") if f.strip()]
+    bad = [f for f in formats if f not in SUPPORTED_FORMATS]
+    if bad or not formats:
+        raise UserError(
+            f"unsupported figure format(s) {', '.join(bad) or '(none)'}; "
+            f"choose from {', '.join(SUPPORTED_FORMATS)}"
+        )
+    return list(dict.fromkeys(formats))
+
+
+def resolve_input(path: Path) -> Path:
+    """The directory to search; a run's summary.json / metrics.jsonl stands for its run dir."""
+    if not path.exists():
+        raise UserError(f"no runs found under {path}: it does not exist")
+    if path.is_file():
+        if path.name in ("summary.json", "metrics.jsonl"):
+            return path.parent
+        raise UserError(f"{path} is a file; give a run or sweep directory")
+    return path
+
+
+def collect_run_dirs(paths: list[Path]) -> list[Path]:
+    """Run dirs under every PATH; each PATH must hold at least one (a typo should not pass)."""
+    dirs: list[Path] = []
+    for path in paths:
+        found = find_run_dirs(path)
+        if not found:
+            raise UserError(f"no runs found under {path} (a run directory holds summary.json)")
+        dirs += found
+    return dirs
+
+
+def run_report(argv: list[str] | None, console: Console) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or argparse's own usage error (already printed)
+        return int(exc.code or 0)
+
+    formats = parse_formats(args.formats)
+    roots = [resolve_input(Path(p)) for p in args.paths]
+    runs, problems = load_runs(collect_run_dirs(roots))
+    for line in problems:
+        print(f"{PROG}: warning: skipped {line}", file=sys.stderr)
+    if not runs:
+        raise UserError(
+            f"no runs found under {', '.join(map(str, roots))} (a run directory holds summary.json)"
+        )
+    names = datasets(runs)
+    if len(names) > 1:
+        counts = ", ".join(f"{n} ({sum(r.dataset == n for r in runs)} runs)" for n in names)
+        raise UserError(f"runs come from different datasets: {counts}; report one at a time")
+
+    out = Path(args.out) if args.out else roots[0] / "report"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create output directory {out}: {exc.strerror}") from exc
+
+    cells = group_cells(runs)
+    rows = build_rows(cells)
+    write_markdown(rows, out / "table.md")
+    write_csv(rows, out / "table.csv")
+    console.print(rich_table(rows, title=f"Results ({names[0] if names else 'dataset unknown'})"))
+
+    verdict = judge(cells, problems)
+    (out / "verdict.md").write_text(verdict.to_markdown(), encoding="utf-8")
+    console.print(verdict.to_text(), markup=False, highlight=False, soft_wrap=True)
+
+    # Figures last: the table and verdict are the essentials and should exist even if
+    # plotting fails on an odd run.
+    from .figures import build_figures, save_figures
+
+    figures = build_figures(cells)
+    written = save_figures(figures, out, formats)
+    if not args.no_tensorboard:
+        from .tb import write_tensorboard
+
+        texts = {"table": to_markdown(rows), "verdict": verdict.to_markdown()}
+        try:
+            written.append(write_tensorboard(figures, texts, out / "tensorboard"))
+        except ImportError as exc:
+            print(f"{PROG}: warning: TensorBoard output skipped ({exc})", file=sys.stderr)
+
+    files = ["table.md", "table.csv", "verdict.md"] + [p.name for p in written]
+    console.print(
+        f"Report written to {out}: {', '.join(files)}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for the dispatcher; returns the exit status (0 ok, 2 bad input)."""
+    try:
+        return run_report(argv, Console())
+    except UserError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

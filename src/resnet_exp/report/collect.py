@@ -1,0 +1,263 @@
+"""Find run directories (see docs/run-format.md) and load them into typed records."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Order used everywhere a status breakdown is shown; unknown = metrics but no summary.json yet.
+STATUS_ORDER = ("completed", "running", "interrupted", "diverged", "failed", "unknown")
+# Plain first and residual second, as in the paper's Figure 6; any other block type follows.
+BLOCK_ORDER = ("plain", "residual")
+# Folders that never hold runs: our own output, TensorBoard output, Hydra's bookkeeping.
+_SKIP_DIRS = {"report", "tensorboard", "__pycache__"}
+# `{block}-{depth}_{shortcut}_{init}_s{seed}[_key=value...]`; init may itself contain underscores.
+_NAME_RE = re.compile(
+    r"^(?P<block>[A-Za-z]+)-(?P<depth>\d+)_(?P<shortcut>[^_]+)_(?P<init>.+?)_s(?P<seed>\d+)(?:_|$)"
+)
+
+Curve = list[tuple[int, float]]
+
+
+@dataclass
+class Run:
+    """One run directory: its summary.json fields and its logged curves."""
+
+    path: Path
+    name: str
+    status: str
+    block: str
+    depth: int
+    seed: int | None = None
+    width: int | None = None
+    shortcut: str | None = None
+    init: str | None = None
+    params: int | None = None
+    dataset: str | None = None
+    iterations: int | None = None  # planned
+    iteration: int | None = None  # reached
+    train_error: float | None = None
+    test_error: float | None = None
+    train_loss: float | None = None
+    diverged_at: int | None = None
+    error: str | None = None
+    has_summary: bool = True
+    train_curve: Curve = field(default_factory=list)  # (step, train_error)
+    test_curve: Curve = field(default_factory=list)  # (step, test_error)
+
+    @property
+    def label(self) -> str:
+        """`plain-56`, the paper's legend name."""
+        return f"{self.block}-{self.depth}"
+
+    @property
+    def short(self) -> str:
+        """`plain-56 s1`, enough to tell seeds of one cell apart."""
+        return (
+            f"{self.label} s{self.seed}" if self.seed is not None else f"{self.label} ({self.name})"
+        )
+
+    @property
+    def completed(self) -> bool:
+        return self.status == "completed"
+
+
+@dataclass
+class Cell:
+    """All runs (seeds) of one (block, depth)."""
+
+    block: str
+    depth: int
+    runs: list[Run]
+
+    @property
+    def label(self) -> str:
+        return f"{self.block}-{self.depth}"
+
+    @property
+    def completed(self) -> list[Run]:
+        return [r for r in self.runs if r.completed]
+
+    @property
+    def excluded(self) -> list[Run]:
+        """Runs kept out of every mean: anything not completed."""
+        return [r for r in self.runs if not r.completed]
+
+
+def mean_std(values: list[float]) -> tuple[float, float | None] | None:
+    """Mean and sample standard deviation (None for a single value); None for no values."""
+    if not values:
+        return None
+    mean = statistics.fmean(values)
+    return mean, (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def is_run_dir(path: Path) -> bool:
+    """A run directory holds summary.json, or (still starting / crashed early) metrics + .hydra."""
+    if (path / "summary.json").is_file():
+        return True
+    return (path / "metrics.jsonl").is_file() and (path / ".hydra").is_dir()
+
+
+def find_run_dirs(root: Path) -> list[Path]:
+    """Every run directory at or below `root`, sorted; runs do not nest, so stop at the first."""
+    if is_run_dir(root):
+        return [root]
+    found: list[Path] = []
+    for dirpath, dirnames, _ in os.walk(root):
+        here = Path(dirpath)
+        if here != root and is_run_dir(here):
+            found.append(here)
+            dirnames[:] = []
+            continue
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
+    return sorted(found)
+
+
+def read_metrics(path: Path) -> tuple[Curve, Curve]:
+    """(train curve, test curve) from metrics.jsonl; a half-written last line (live run) is skipped."""
+    train: dict[int, float] = {}
+    test: dict[int, float] = {}
+    if not path.is_file():
+        return [], []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(rec, dict):
+                continue
+            step = _int(rec.get("step"))
+            if step is None:
+                continue
+            if rec.get("kind") == "train" and _num(rec.get("train_error")) is not None:
+                train[step] = _num(rec["train_error"])
+            elif rec.get("kind") == "eval" and _num(rec.get("test_error")) is not None:
+                test[step] = _num(rec["test_error"])
+    return sorted(train.items()), sorted(test.items())
+
+
+def load_run(path: Path) -> Run:
+    """Load one run directory; raises ValueError when it cannot be placed in a (block, depth) cell."""
+    train_curve, test_curve = read_metrics(path / "metrics.jsonl")
+    parsed = _NAME_RE.match(path.name)
+    from_name = parsed.groupdict() if parsed else {}
+    summary_path = path / "summary.json"
+    if not summary_path.is_file():
+        # No summary yet: everything but the curves comes from the directory name.
+        if not from_name:
+            raise ValueError("no summary.json and the directory name is not block-depth_..._sN")
+        return Run(
+            path=path,
+            name=path.name,
+            status="unknown",
+            block=from_name["block"],
+            depth=int(from_name["depth"]),
+            seed=int(from_name["seed"]),
+            shortcut=from_name["shortcut"],
+            init=from_name["init"],
+            iteration=train_curve[-1][0] if train_curve else None,
+            train_error=train_curve[-1][1] if train_curve else None,
+            test_error=test_curve[-1][1] if test_curve else None,
+            has_summary=False,
+            train_curve=train_curve,
+            test_curve=test_curve,
+        )
+    try:
+        s = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"summary.json unreadable ({exc})") from exc
+    if not isinstance(s, dict):
+        raise ValueError("summary.json is not a JSON object")
+    block = s.get("block") or from_name.get("block")
+    depth = _int(s.get("depth")) or _int(from_name.get("depth"))
+    if not block or depth is None:
+        raise ValueError("summary.json has no block/depth")
+    seed = _int(s.get("seed"))
+    return Run(
+        path=path,
+        name=str(s.get("name") or path.name),
+        status=str(s.get("status") or "unknown"),
+        block=str(block),
+        depth=depth,
+        seed=seed if seed is not None else _int(from_name.get("seed")),
+        width=_int(s.get("width")),
+        shortcut=s.get("shortcut"),
+        init=s.get("init"),
+        params=_int(s.get("params")),
+        dataset=s.get("dataset"),
+        iterations=_int(s.get("iterations")),
+        iteration=_int(s.get("iteration")),
+        train_error=_num(s.get("train_error")),
+        test_error=_num(s.get("test_error")),
+        train_loss=_num(s.get("train_loss")),
+        diverged_at=_int(s.get("diverged_at")),
+        error=s.get("error"),
+        train_curve=train_curve,
+        test_curve=test_curve,
+    )
+
+
+def load_runs(dirs: list[Path]) -> tuple[list[Run], list[str]]:
+    """Load run directories (duplicates dropped); returns the runs and one line per unusable dir."""
+    runs: list[Run] = []
+    problems: list[str] = []
+    seen: set[Path] = set()
+    for d in dirs:
+        key = d.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            runs.append(load_run(d))
+        except ValueError as exc:
+            problems.append(f"{d}: {exc}")
+    return runs, problems
+
+
+def block_rank(block: str) -> tuple[int, str]:
+    """Sort key putting plain before residual before anything else."""
+    return (BLOCK_ORDER.index(block) if block in BLOCK_ORDER else len(BLOCK_ORDER), block)
+
+
+def group_cells(runs: list[Run]) -> list[Cell]:
+    """Group runs by (block, depth), seeds sorted, cells in block then depth order."""
+    cells: dict[tuple[str, int], list[Run]] = {}
+    for r in runs:
+        cells.setdefault((r.block, r.depth), []).append(r)
+    return [
+        Cell(block, depth, sorted(rs, key=lambda r: (r.seed is None, r.seed or 0, r.name)))
+        for (block, depth), rs in sorted(
+            cells.items(), key=lambda kv: (block_rank(kv[0][0]), kv[0][1])
+        )
+    ]
+
+
+def datasets(runs: list[Run]) -> list[str]:
+    """Distinct datasets named by the runs (runs without a summary name none)."""
+    return sorted({r.dataset for r in runs if r.dataset})
+
+
+def _num(x: object) -> float | None:
+    """A finite float, else None (JSON null, NaN written by a diverged run, strings)."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return None
+    return float(x) if math.isfinite(x) else None
+
+
+def _int(x: object) -> int | None:
+    if isinstance(x, bool):
+        return None
+    if isinstance(x, int):
+        return x
+    if isinstance(x, float) and x.is_integer():
+        return int(x)
+    if isinstance(x, str) and x.isdigit():
+        return int(x)
+    return None

@@ -1,0 +1,72 @@
+"""Plain typed descriptions of a run. Built from the Hydra config in build.py, nowhere else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    depth: int
+    block: str
+    shortcut: str
+    width: int
+    init: str
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    source: str
+    root: str
+    download: bool = True
+    verify: bool = True
+    image_size: int = 32
+    cache_dir: str | None = None
+    train_subset: int | None = None
+    test_subset: int | None = None
+    val_size: int = 0
+    augment: bool = True
+    synthetic_train_size: int = 512
+    synthetic_test_size: int = 256
+    num_classes: int = 10
+
+
+@dataclass(frozen=True)
+class OptimSpec:
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    nesterov: bool = False
+    milestones: tuple[int, ...] = (32000, 48000)
+    gamma: float = 0.1
+    warmup: bool = False
+    warmup_lr: float = 0.01
+    warmup_error: float = 0.8
+
+
+@dataclass(frozen=True)
+class LoopSpec:
+    iterations: int = 64000
+    batch_size: int = 128
+    log_every: int = 100
+    eval_every: int = 2000
+    checkpoint_every: int = 2000
+    eval_batch_size: int = 1000
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    channels_last: bool | None = None  # None: decide by device
+    threads: int | None = None
+    progress: bool = True
+
+
+@dataclass
+class RunSpec:
+    name: str
+    model: ModelSpec
+    data: DataSpec
+    optim: OptimSpec
+    loop: LoopSpec
+    resume: str = "auto"  # auto | never | path to a checkpoint
+    multirun: bool = False
+    config: dict = field(default_factory=dict)  # the whole resolved config, for the record

@@ -1,0 +1,1 @@
+"""Iteration-based training: schedule, loop, checkpoints, metrics, run directories."""

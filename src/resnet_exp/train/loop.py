@@ -1,0 +1,242 @@
+"""The iteration-based training loop. Everything it needs is passed in; its whole state can be
+saved and restored, so an interrupted run resumes bit-identically (on CPU, fixed seed)."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from resnet_exp.data.pipeline import Batches, evaluate_batches
+from resnet_exp.specs import LoopSpec, OptimSpec
+from resnet_exp.train.schedule import lr_at
+
+
+@dataclass
+class EvalSet:
+    name: str  # "test" or "val"
+    x: torch.Tensor
+    y: torch.Tensor
+
+
+def make_optimizer(model: nn.Module, spec: OptimSpec) -> torch.optim.SGD:
+    # Weight decay on every parameter, BN included, as in the paper's Caffe/Torch setups.
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=spec.lr,
+        momentum=spec.momentum,
+        weight_decay=spec.weight_decay,
+        nesterov=spec.nesterov,
+    )
+
+
+class Trainer:
+    """Owns model, optimizer, batches and the running metric window; `run()` trains to the end."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        batches: Batches,
+        eval_sets: list[EvalSet],
+        mean: torch.Tensor,
+        optim: OptimSpec,
+        loop: LoopSpec,
+        device: torch.device,
+        channels_last: bool = False,
+    ) -> None:
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.model = model.to(device, memory_format=self.memory_format)
+        self.batches, self.eval_sets, self.mean = batches, eval_sets, mean
+        self.optim_spec, self.loop, self.device = optim, loop, device
+        self.optimizer = make_optimizer(self.model, optim)
+        self.iteration = 0
+        self.warming_up = optim.warmup
+        self.recent_errors: deque[float] = deque(maxlen=20)  # warm-up criterion
+        self.wall_time_s = 0.0  # training + evaluation time summed over every session of this run
+        self.step_time_s = 0.0  # training steps only (for images/s)
+        self.diverged_at: int | None = None
+        self.last_train: dict = {}
+        self.last_eval: dict = {}
+        self._reset_window()
+
+    # --- state --------------------------------------------------------------------------------
+    def _reset_window(self) -> None:
+        # Kept on the device so a step never waits for the GPU just to book-keep.
+        self.win_wrong = torch.zeros((), dtype=torch.int64, device=self.device)
+        self.win_loss = torch.zeros((), dtype=torch.float64, device=self.device)
+        self.win_steps = 0
+        self.win_start = time.perf_counter()
+        self.first_bad = torch.full((), -1, dtype=torch.int64, device=self.device)
+
+    def state_dict(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "batches": self.batches.state_dict(),
+            "iteration": self.iteration,
+            "warming_up": self.warming_up,
+            "recent_errors": list(self.recent_errors),
+            "wall_time_s": self.wall_time_s,
+            "step_time_s": self.step_time_s,
+            "window": {
+                "wrong": self.win_wrong.cpu(),
+                "loss": self.win_loss.cpu(),
+                "steps": self.win_steps,
+            },
+            "last_train": self.last_train,
+            "last_eval": self.last_eval,
+            "scaler": None,  # bf16 autocast needs no loss scaler; kept for format stability
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.batches.load_state_dict(state["batches"])
+        self.iteration = int(state["iteration"])
+        self.warming_up = bool(state["warming_up"])
+        self.recent_errors = deque(state["recent_errors"], maxlen=20)
+        self.wall_time_s = float(state["wall_time_s"])
+        self.step_time_s = float(state["step_time_s"])
+        self.win_wrong = state["window"]["wrong"].to(self.device)
+        self.win_loss = state["window"]["loss"].to(self.device)
+        self.win_steps = int(state["window"]["steps"])
+        self.last_train, self.last_eval = dict(state["last_train"]), dict(state["last_eval"])
+
+    # --- one step -------------------------------------------------------------------------------
+    def autocast(self):
+        if self.loop.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
+    def lr(self) -> float:
+        o = self.optim_spec
+        return lr_at(self.iteration, o.lr, o.milestones, o.gamma, self.warming_up, o.warmup_lr)
+
+    def step(self) -> None:
+        lr = self.lr()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        x, y = self.batches.next()
+        x = x.contiguous(memory_format=self.memory_format)
+        self.model.train()
+        with self.autocast():
+            logits = self.model(x)
+            loss = F.cross_entropy(logits.float(), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.iteration += 1
+        loss = loss.detach()
+        wrong = (logits.detach().argmax(1) != y).sum()
+        self.win_wrong += wrong
+        self.win_loss += loss.double() * len(y)
+        self.win_steps += 1
+        bad = ~torch.isfinite(loss)
+        self.first_bad = torch.where(bad & (self.first_bad < 0), self.iteration, self.first_bad)
+        if self.warming_up:
+            self.recent_errors.append(wrong.item() / len(y))
+            if (
+                len(self.recent_errors) == self.recent_errors.maxlen
+                and sum(self.recent_errors) / len(self.recent_errors) < self.optim_spec.warmup_error
+            ):
+                self.warming_up = False
+
+    def check_divergence(self) -> bool:
+        bad = int(self.first_bad.item())
+        if bad >= 0:
+            self.diverged_at = bad
+        return self.diverged_at is not None
+
+    # --- metrics --------------------------------------------------------------------------------
+    def window_record(self) -> dict:
+        """Training error/loss over the augmented batches since the last record (Figure 6's curve)."""
+        n = self.win_steps * self.loop.batch_size
+        now = time.perf_counter()
+        record = {
+            "kind": "train",
+            "step": self.iteration,
+            "train_error": self.win_wrong.item() / n,
+            "train_loss": self.win_loss.item() / n,
+            "lr": self.lr_used_last(),
+            "epoch": round(self.batches.epochs_done, 4),
+            "images_per_s": n / max(now - self.win_start, 1e-9),
+            "wall_time_s": round(self.wall_time_s, 3),
+        }
+        self.last_train = record
+        self._reset_window()
+        return record
+
+    def lr_used_last(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        self.model.eval()
+        record: dict = {"kind": "eval", "step": self.iteration}
+        for es in self.eval_sets:
+            wrong, loss_sum = 0, 0.0
+            for x, y in evaluate_batches(
+                es.x, es.y, self.mean, self.loop.eval_batch_size, self.device
+            ):
+                with self.autocast():
+                    logits = self.model(x.contiguous(memory_format=self.memory_format)).float()
+                loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+                wrong += (logits.argmax(1) != y).sum().item()
+            record[f"{es.name}_error"] = wrong / len(es.y)
+            record[f"{es.name}_loss"] = loss_sum / len(es.y)
+        record["wall_time_s"] = round(self.wall_time_s, 3)
+        self.last_eval = record
+        return record
+
+    # --- the loop -------------------------------------------------------------------------------
+    def run(
+        self,
+        emit: Callable[[dict], None],
+        checkpoint: Callable[[], None],
+        should_stop: Callable[[], bool],
+        on_step: Callable[[Trainer], None] | None = None,
+    ) -> str:
+        """Train until `loop.iterations`; returns 'completed', 'interrupted' or 'diverged'.
+
+        `should_stop` is polled after every step (Ctrl-C / SIGTERM finish the current step).
+        """
+        L = self.loop
+        check_every_step = self.device.type == "cpu"  # a sync is free on CPU, costly on CUDA
+        while self.iteration < L.iterations:
+            t0 = time.perf_counter()
+            self.step()
+            if self.device.type == "cuda" and (self.iteration % L.log_every == 0):
+                torch.cuda.synchronize()
+            dt = time.perf_counter() - t0
+            self.wall_time_s += dt
+            self.step_time_s += dt
+            it = self.iteration
+            boundary = (
+                it % L.log_every == 0
+                or it % L.eval_every == 0
+                or it % L.checkpoint_every == 0
+                or it == L.iterations
+            )
+            if (check_every_step or boundary) and self.check_divergence():
+                return "diverged"
+            if it % L.log_every == 0 or it == L.iterations:
+                emit(self.window_record())
+            if it % L.eval_every == 0 or it == L.iterations:
+                t1 = time.perf_counter()
+                emit(self.evaluate())
+                self.wall_time_s += time.perf_counter() - t1
+                self.win_start += time.perf_counter() - t1  # keep eval time out of images/s
+            if on_step is not None:
+                on_step(self)
+            if should_stop():
+                checkpoint()
+                return "interrupted"
+            if it % L.checkpoint_every == 0 or it == L.iterations:
+                checkpoint()
+        return "completed"

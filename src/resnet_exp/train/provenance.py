@@ -1,0 +1,64 @@
+"""Where a number came from: code version, packages, device, command line."""
+
+from __future__ import annotations
+
+import platform
+import socket
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("resnet-exp", "torch", "torchvision", "hydra-core", "omegaconf", "numpy", "tensorboard")
+
+
+def git_state(folder: Path) -> dict:
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(
+                ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=5
+            )
+            return out.stdout.strip() if out.returncode == 0 else None
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    commit = git("rev-parse", "HEAD")
+    return {
+        "git_commit": commit,
+        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None,
+    }
+
+
+def code_version() -> dict:
+    """The package's own checkout (editable install) first, else the working directory's."""
+    state = git_state(Path(__file__).resolve().parent)
+    return state if state["git_commit"] else git_state(Path.cwd())
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for p in PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            out[p] = None
+    return out
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def provenance(device: str, seed: int) -> dict:
+    """Recorded in summary.json and the checkpoint of every run."""
+    return {
+        **code_version(),
+        "versions": versions(),
+        "device": device,
+        "seed": seed,
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "started_at": now(),
+    }

@@ -1,0 +1,349 @@
+"""One run, start to finish, in its run directory: resume or skip, train, write the summary.
+
+Statuses (summary.json "status"): running, completed, interrupted (Ctrl-C/SIGTERM, resumable),
+diverged (non-finite loss; not resumed), failed (an unexpected error; re-running retries it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from resnet_exp.build import result_config
+from resnet_exp.data.pipeline import Batches, pixel_mean
+from resnet_exp.data.sources import Dataset, load_dataset
+from resnet_exp.errors import UserError
+from resnet_exp.models.net import build_net, count_params
+from resnet_exp.specs import DataSpec, RunSpec
+from resnet_exp.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from resnet_exp.train.loop import EvalSet, Trainer
+from resnet_exp.train.metrics import MetricsWriter
+from resnet_exp.train.progress import ProgressBar
+from resnet_exp.train.provenance import now, provenance
+from resnet_exp.train.signals import StopRequest
+
+log = logging.getLogger("resnet_exp")
+
+EXIT_CODES = {"completed": 0, "failed": 1, "diverged": 3, "interrupted": 130}
+SPLIT_SEED = 20151210  # fixed: every run of a sweep sees the same subset and validation split
+
+
+@dataclass
+class Outcome:
+    status: str
+    exit_code: int
+    message: str
+
+
+def resolve_device(requested: str) -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            build = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU-only build"
+            raise UserError(
+                f"device={requested} but no CUDA device is available (torch {torch.__version__}, {build}); use device=cpu or device=auto"
+            )
+        return torch.device(requested)
+    if requested == "cpu":
+        return torch.device("cpu")
+    raise UserError(f"device={requested} must be auto, cpu, cuda or cuda:N")
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def prepare_data(
+    spec: DataSpec, seed: int
+) -> tuple[Dataset, dict[str, tuple[torch.Tensor, torch.Tensor]], int]:
+    """Load the source, then carve validation and subsets with a fixed generator."""
+    ds = load_dataset(
+        spec.source,
+        spec.root,
+        download=spec.download,
+        verify=spec.verify,
+        image_size=spec.image_size,
+        cache_dir=spec.cache_dir,
+        synthetic_train_size=spec.synthetic_train_size,
+        synthetic_test_size=spec.synthetic_test_size,
+        num_classes=spec.num_classes,
+        seed=seed,
+    )
+    g = torch.Generator().manual_seed(SPLIT_SEED)
+    order = torch.randperm(len(ds.train_x), generator=g)
+    if spec.val_size >= len(order):
+        raise UserError(
+            f"data.val_size={spec.val_size} leaves no training images (train split has {len(order)})"
+        )
+    val_idx, train_idx = order[: spec.val_size], order[spec.val_size :]
+    if spec.train_subset is not None:
+        train_idx = train_idx[: spec.train_subset]
+    test_idx = torch.arange(len(ds.test_x))
+    if spec.test_subset is not None:
+        test_idx = torch.randperm(len(ds.test_x), generator=g)[: spec.test_subset]
+    splits = {
+        "train": (ds.train_x[train_idx], ds.train_y[train_idx]),
+        "test": (ds.test_x[test_idx], ds.test_y[test_idx]),
+    }
+    if len(val_idx):
+        splits["val"] = (ds.train_x[val_idx], ds.train_y[val_idx])
+    return ds, splits, ds.num_classes
+
+
+def read_summary(run_dir: Path) -> dict | None:
+    path = run_dir / "summary.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def write_summary(run_dir: Path, summary: dict) -> None:
+    tmp = run_dir / f".summary.json.tmp{os.getpid()}"
+    tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    os.replace(tmp, run_dir / "summary.json")
+
+
+def config_differences(old: dict, new: dict) -> list[str]:
+    a, b = result_config(old), result_config(new)
+    return [
+        f"{k}: {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
+    ]
+
+
+def check_writable(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / f".write-test{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise UserError(
+            f"cannot write to the run directory {run_dir} ({e.strerror}); set out_root=PATH to a writable folder"
+        ) from None
+
+
+def run(spec: RunSpec, run_dir: Path) -> Outcome:
+    """Train `spec` in `run_dir`. User mistakes raise UserError before anything run-like is written."""
+    run_dir = Path(run_dir)
+    check_writable(run_dir)
+    previous = read_summary(run_dir)
+    ckpt_path = run_dir / "checkpoint.pt"
+    resume_from: Path | None = None
+    if spec.resume not in ("auto", "never"):
+        resume_from = Path(spec.resume).expanduser()
+    elif ckpt_path.exists():
+        if spec.resume == "never":
+            raise UserError(
+                f"{run_dir} already holds a checkpoint; resume=never would overwrite it. Use tag=NAME or out_root=PATH for a fresh run, or remove the directory"
+            )
+        resume_from = ckpt_path
+    if previous is not None and isinstance(previous.get("config"), dict):
+        diffs = config_differences(previous["config"], spec.config)
+        if diffs:
+            raise UserError(
+                f"{run_dir} holds a run with a different config ({'; '.join(diffs[:4])}); use tag=NAME or out_root=PATH for a separate run, or remove the directory"
+            )
+        if previous.get("status") in ("completed", "diverged") and spec.resume == "auto":
+            code = EXIT_CODES[previous["status"]] if previous["status"] == "diverged" else 0
+            return Outcome(
+                previous["status"],
+                code,
+                f"{spec.name}: already {previous['status']} in {run_dir}; skipped (remove the directory to run it again)",
+            )
+
+    checkpoint = None
+    if resume_from is not None:
+        checkpoint = load_checkpoint(resume_from)
+        diffs = config_differences(checkpoint.get("config", {}), spec.config)
+        if diffs:
+            raise UserError(
+                f"checkpoint {resume_from} was made with a different config ({'; '.join(diffs[:4])}); resume with the same settings, or start a separate run with tag=NAME"
+            )
+
+    device = resolve_device(spec.loop.device)
+    if spec.loop.precision == "bf16" and device.type != "cuda":
+        raise UserError("precision=bf16 is for CUDA; on CPU use precision=fp32")
+    if spec.loop.threads:
+        torch.set_num_threads(spec.loop.threads)
+    ds, splits, num_classes = prepare_data(spec.data, spec.loop.seed)
+    train_x, train_y = splits["train"]
+    if spec.loop.batch_size > len(train_x):
+        raise UserError(
+            f"batch_size={spec.loop.batch_size} is larger than the {len(train_x)} training images"
+        )
+
+    # From here on the run exists: model weights depend only on the seed.
+    m = spec.model
+    model = build_net(
+        m.depth, m.block, m.shortcut, m.width, num_classes, m.init, seed=spec.loop.seed
+    )
+    mean = pixel_mean(train_x)
+    batches = Batches(
+        train_x,
+        train_y,
+        mean,
+        spec.loop.batch_size,
+        spec.loop.seed,
+        device,
+        augment=spec.data.augment,
+    )
+    eval_sets = [EvalSet(k, *splits[k]) for k in ("test", "val") if k in splits]
+    channels_last = (
+        spec.loop.channels_last if spec.loop.channels_last is not None else device.type == "cuda"
+    )
+    trainer = Trainer(model, batches, eval_sets, mean, spec.optim, spec.loop, device, channels_last)
+    prov = provenance(describe_device(device), spec.loop.seed)
+    if checkpoint is not None:
+        trainer.load_state_dict(checkpoint["trainer"])
+        restore_rng(checkpoint["rng"])
+        prov["resumed_from"] = {"path": str(resume_from), "iteration": trainer.iteration}
+        log.info("resuming %s from %s at iteration %d", spec.name, resume_from, trainer.iteration)
+
+    summary = {
+        "name": spec.name,
+        "status": "running",
+        **asdict(m),
+        "seed": spec.loop.seed,
+        "params": count_params(model),
+        "dataset": ds.name,
+        "num_classes": num_classes,
+        "train_size": len(train_x),
+        "test_size": len(splits["test"][0]),
+        "val_size": len(splits["val"][0]) if "val" in splits else 0,
+        "iterations": spec.loop.iterations,
+        "iteration": trainer.iteration,
+        "batch_size": spec.loop.batch_size,
+        "train_error": None,
+        "train_loss": None,
+        "test_error": None,
+        "test_loss": None,
+        "val_error": None,
+        "val_loss": None,
+        "diverged_at": None,
+        "error": None,
+        "wall_time_s": None,
+        "images_per_s": None,
+        "device": prov["device"],
+        "torch": torch.__version__,
+        "config": spec.config,
+        "provenance": prov,
+        "updated_at": now(),
+    }
+    summary["block"] = m.block  # (asdict gives the same keys; explicit for readers of this code)
+    write_summary(run_dir, summary)
+    writer = MetricsWriter(run_dir, start_step=trainer.iteration)
+
+    def save() -> None:
+        save_checkpoint(
+            ckpt_path,
+            {
+                "trainer": trainer.state_dict(),
+                "rng": capture_rng(),
+                "config": spec.config,
+                "name": spec.name,
+                "provenance": prov,
+            },
+        )
+
+    def finish(status: str, error: str | None = None) -> Outcome:
+        t = trainer
+        summary.update(
+            status=status,
+            iteration=t.iteration,
+            error=error,
+            diverged_at=t.diverged_at,
+            train_error=t.last_train.get("train_error"),
+            train_loss=t.last_train.get("train_loss"),
+            test_error=t.last_eval.get("test_error"),
+            test_loss=t.last_eval.get("test_loss"),
+            val_error=t.last_eval.get("val_error"),
+            val_loss=t.last_eval.get("val_loss"),
+            wall_time_s=round(t.wall_time_s, 2),
+            images_per_s=round(t.iteration * spec.loop.batch_size / t.step_time_s, 1)
+            if t.step_time_s
+            else None,
+            updated_at=now(),
+        )
+        write_summary(run_dir, summary)
+        if status == "completed":
+            writer.hparams(
+                {
+                    "block": m.block,
+                    "depth": m.depth,
+                    "width": m.width,
+                    "shortcut": m.shortcut,
+                    "init": m.init,
+                    "seed": spec.loop.seed,
+                    "iterations": spec.loop.iterations,
+                    "lr": spec.optim.lr,
+                    "batch_size": spec.loop.batch_size,
+                    "dataset": ds.name,
+                },
+                {k: summary[k] for k in ("train_error", "test_error", "train_loss", "test_loss")},
+            )
+        writer.close()
+        msg = {
+            "completed": f"{spec.name}: completed {t.iteration} iterations; train error {_pct(summary['train_error'])}, test error {_pct(summary['test_error'])}",
+            "interrupted": f"{spec.name}: interrupted at iteration {t.iteration}; checkpoint saved, run the same command again to resume",
+            "diverged": f"{spec.name}: diverged (non-finite loss) at iteration {t.diverged_at}",
+            "failed": f"{spec.name}: failed at iteration {t.iteration}: {error}",
+        }[status]
+        return Outcome(status, EXIT_CODES[status], msg)
+
+    try:
+        with (
+            StopRequest() as stop,
+            ProgressBar(
+                spec.name, spec.loop.iterations, trainer.iteration, enabled=spec.loop.progress
+            ) as bar,
+        ):
+
+            def emit(record: dict) -> None:
+                writer.write(record)
+                bar.update_metrics(record)
+                if record["kind"] == "train":
+                    log.info(
+                        "it %d  train error %.4f  loss %.4f  lr %g  %.0f img/s",
+                        record["step"],
+                        record["train_error"],
+                        record["train_loss"],
+                        record["lr"],
+                        record["images_per_s"],
+                    )
+                else:
+                    log.info(
+                        "it %d  %s",
+                        record["step"],
+                        "  ".join(
+                            f"{k} {v:.4f}"
+                            for k, v in record.items()
+                            if k.endswith(("_error", "_loss")) and v is not None
+                        ),
+                    )
+
+            status = trainer.run(
+                emit, save, lambda: stop.requested, on_step=lambda t: bar.advance(t.iteration)
+            )
+    except KeyboardInterrupt:
+        # A second Ctrl-C: stop now; the last periodic checkpoint stays the resume point.
+        return finish("interrupted")
+    except Exception as e:
+        log.error("run failed:\n%s", traceback.format_exc())
+        return finish("failed", f"{type(e).__name__}: {e}")
+    return finish(status)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.2f}%"
