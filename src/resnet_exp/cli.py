@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -81,12 +82,48 @@ def _task(cfg) -> None:
         raise SystemExit(outcome.exit_code)
 
 
+INFO_FLAGS = {
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--cfg",
+    "-c",
+    "--info",
+    "--version",
+    "--shell-completion",
+}
+
+
+def check_out_root(args: list[str]) -> None:
+    """Hydra creates the run directory before any of our code runs, and fails with a traceback
+    if it cannot; so make sure the output root is writable first (one line if not)."""
+    if INFO_FLAGS & set(args):
+        return
+    roots = [
+        a.split("=", 1)[1]
+        for a in args
+        if a.startswith(("out_root=", "hydra.run.dir=", "hydra.sweep.dir="))
+    ]
+    for root in roots or ["outputs"]:
+        path = Path(root).expanduser()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / f".write-test{os.getpid()}"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as e:
+            raise UserError(
+                f"cannot write outputs under {path} ({e.strerror}); set out_root=PATH to a writable folder"
+            ) from None
+
+
 def train_main(args: list[str]) -> int:
     import hydra
 
     from resnet_exp.build import register_resolvers
 
     register_resolvers()
+    check_out_root(args)
     _Sweep.codes, _Sweep.statuses = [], []
     sys.argv = ["resnet-exp train", *args]
     app = hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")(_task)

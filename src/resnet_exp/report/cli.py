@@ -8,16 +8,14 @@ from pathlib import Path
 
 from rich.console import Console
 
+from resnet_exp.errors import UserError
+
 from .collect import datasets, find_run_dirs, group_cells, load_runs
 from .tables import build_rows, rich_table, to_markdown, write_csv, write_markdown
 from .verdict import judge
 
 PROG = "resnet-exp report"
 SUPPORTED_FORMATS = ("png", "svg", "pdf")
-
-
-class UserError(Exception):
-    """A mistake in the input: reported as one line on stderr, exit status 2, no traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -43,6 +43,9 @@ def versions() -> dict:
             out[p] = metadata.version(p)
         except metadata.PackageNotFoundError:
             out[p] = None
+    import torch
+
+    out["torch"] = torch.__version__  # the build tag (+cu132, +cpu) matters for numbers
     return out
 
 

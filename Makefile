@@ -1,0 +1,57 @@
+# resnet-exp: common tasks. Every target installs what it needs first (into .venv).
+# torch and torchvision come unpinned from the package registry as a matching pair (a CUDA build,
+# ~5 GB, which also runs on CPU); a lone CPU-only torch wheel cannot import the registry's torchvision.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DATA   ?=
+# With DATA=path/to/images (ImageFolder layout: train/<class>/*.jpg, test/<class>/*.jpg) the
+# sweeps read that folder; without it they use CIFAR-10, downloaded into ./data on first use.
+DATA_ARGS := $(if $(DATA),data=imagefolder data.root=$(abspath $(DATA)),)
+
+.PHONY: setup test test-all lint format demo sweep-cpu report tensorboard bench wheel clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(BIN)/.installed          ## create .venv and install resnet-exp with its test tools
+
+test: setup                       ## the default test suite (CPU, < 5 min)
+	$(BIN)/python -m pytest -q
+
+test-all: setup                   ## every test, slow ones included
+	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+lint: setup
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+
+format: setup
+	$(BIN)/ruff format src tests scripts
+	$(BIN)/ruff check --fix src tests scripts
+
+demo: setup                       ## a one-minute run: ResNet-20 at width 8 for 300 iterations
+	$(BIN)/resnet-exp train depth=20 width=8 batch_size=64 iterations=300 log_every=50 eval_every=300 $(DATA_ARGS)
+
+sweep-cpu: setup                  ## the laptop-scale Figure 6 sweep (~35 min on 2 cores) and its report
+	$(BIN)/resnet-exp train -m experiment=degradation_cpu progress=false $(DATA_ARGS)
+	$(BIN)/resnet-exp report outputs/sweeps/degradation_cpu
+
+report: setup                     ## report on a sweep: make report SWEEP=outputs/sweeps/NAME
+	$(BIN)/resnet-exp report $(or $(SWEEP),outputs/sweeps/degradation_cpu)
+
+tensorboard: setup
+	$(BIN)/tensorboard --logdir outputs
+
+bench: setup                      ## training throughput: resnet-exp vs the common DataLoader way
+	$(BIN)/resnet-exp bench
+
+wheel: setup                      ## build the wheel (configs included) into dist/
+	$(BIN)/python -m pip wheel --quiet --no-deps -w dist .
+
+clean:
+	rm -rf dist build .pytest_cache .ruff_cache src/*.egg-info

@@ -1,0 +1,169 @@
+"""The real `resnet-exp` CLI in a subprocess, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY, only_run_dir, read_jsonl, run_cli
+
+
+def test_tiny_training_run_end_to_end(tmp_path: Path) -> None:
+    r = run_cli(["train", *TINY, "block=plain"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    run_dir = only_run_dir(tmp_path / "outputs" / "runs")
+    assert run_dir.name.startswith("plain-8_A_kaiming_normal_s0")
+    s = json.loads((run_dir / "summary.json").read_text())
+    assert (
+        s["status"] == "completed" and s["block"] == "plain" and s["depth"] == 8 and s["params"] > 0
+    )
+    assert 0 <= s["train_error"] <= 1 and 0 <= s["test_error"] <= 1 and s["images_per_s"] > 0
+    records = read_jsonl(run_dir / "metrics.jsonl")
+    steps = [r["step"] for r in records if r["kind"] == "train"]
+    assert steps == sorted(set(steps)) == [4, 8, 12]
+    assert all(
+        0 <= r["train_error"] <= 1 and r["train_loss"] > 0 and r["lr"] > 0
+        for r in records
+        if r["kind"] == "train"
+    )
+    assert (
+        list(run_dir.glob("events.out.tfevents.*"))
+        and (run_dir / ".hydra" / "config.yaml").is_file()
+    )
+    assert (run_dir / "train.log").read_text().count("train error") == 3
+    assert "completed 12 iterations" in r.stdout
+
+
+def test_bad_depth_is_one_line_and_leaves_no_run(tmp_path: Path) -> None:
+    r = run_cli(["train", *TINY, "depth=57"], tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "6n+2" in r.stderr and "Traceback" not in r.stderr
+    assert not list((tmp_path / "outputs").rglob("summary.json"))
+    assert not any((tmp_path / "outputs" / "runs").iterdir())
+
+
+def test_unknown_block_lists_the_choices(tmp_path: Path) -> None:
+    r = run_cli(["train", "block=dense"], tmp_path)
+    assert r.returncode != 0 and "Available options in 'block'" in r.stderr
+    assert "plain" in r.stderr and "residual" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unknown_key_is_refused(tmp_path: Path) -> None:
+    r = run_cli(["train", "depht=20"], tmp_path)
+    assert r.returncode != 0 and "depht" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda(tmp_path: Path) -> None:
+    r = run_cli(["train", *TINY, "device=cuda"], tmp_path)
+    assert (
+        r.returncode == 2
+        and "no CUDA device is available" in r.stderr
+        and "Traceback" not in r.stderr
+    )
+
+
+def test_missing_dataset_names_the_root(tmp_path: Path) -> None:
+    r = run_cli(
+        [
+            "train",
+            *TINY,
+            "data=cifar10",
+            f"data.root={tmp_path / 'nowhere'}",
+            "data.download=false",
+        ],
+        tmp_path,
+    )
+    assert r.returncode == 2 and f"not found under {tmp_path / 'nowhere'}" in r.stderr
+
+
+def test_unwritable_output_root(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    r = run_cli(["train", *TINY, f"out_root={tmp_path / 'afile' / 'out'}"], tmp_path)
+    assert r.returncode == 2 and "cannot write outputs" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_print_resolved_config_and_help(tmp_path: Path) -> None:
+    r = run_cli(["train", "--cfg", "job", "depth=44"], tmp_path)
+    assert r.returncode == 0 and "depth: 44" in r.stdout and "lr: 0.1" in r.stdout
+    h = run_cli(["train", "--help"], tmp_path)
+    for line in (
+        "block: plain, residual",
+        "shortcut: A, B, C",
+        "data: cifar10, cifar100, imagefolder, synthetic",
+        "optim: sgd",
+    ):
+        assert line in h.stdout
+    assert (
+        "kaiming_normal" in h.stdout
+        and "experiment: degradation, degradation_cpu, paper_table6" in h.stdout
+    )
+    assert not (tmp_path / "outputs").exists()  # --help/--cfg write nothing
+
+
+def test_dispatcher_usage_and_unknown_command(tmp_path: Path) -> None:
+    assert run_cli(["--help"], tmp_path).returncode == 0
+    r = run_cli(["frobnicate"], tmp_path)
+    assert r.returncode == 2 and "unknown command" in r.stderr
+
+
+def test_sweep_continues_past_a_bad_run_and_resumes(tmp_path: Path) -> None:
+    args = ["train", "-m", *TINY, "depth=8,9", "sweep_name=t"]
+    r = run_cli(args, tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr  # depth 9 is bad input; depth 8 still ran
+    assert "1 completed, 1 bad input" in r.stdout
+    run_dir = only_run_dir(tmp_path / "outputs" / "sweeps" / "t")
+    assert run_dir.name.startswith("residual-8")
+    again = run_cli(["train", "-m", *TINY, "depth=8", "sweep_name=t"], tmp_path)
+    assert (
+        again.returncode == 0 and "already completed" in again.stdout and "skipped" in again.stdout
+    )
+
+
+def test_sigterm_checkpoints_and_the_same_command_resumes(tmp_path: Path) -> None:
+    args = [
+        "train",
+        *TINY,
+        "iterations=600",
+        "checkpoint_every=200",
+        "log_every=10",
+        "eval_every=300",
+    ]
+    env = {"RESNET_EXP_CACHE": str(tmp_path / ".cache"), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "resnet_exp", *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+    metrics = None
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        found = list((tmp_path / "outputs").rglob("metrics.jsonl"))
+        if found and found[0].read_text().count("\n") >= 3:
+            metrics = found[0]
+            break
+        time.sleep(0.2)
+    assert metrics is not None, "training did not start"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    s = json.loads((metrics.parent / "summary.json").read_text())
+    assert s["status"] == "interrupted" and 0 < s["iteration"] < 600
+    assert "run the same command again to resume" in out
+
+    r = run_cli(args, tmp_path, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    s = json.loads((metrics.parent / "summary.json").read_text())
+    assert s["status"] == "completed" and s["provenance"]["resumed_from"]["iteration"] > 0
+    steps = [r["step"] for r in read_jsonl(metrics) if r["kind"] == "train"]
+    assert steps == list(range(10, 601, 10))  # none duplicated, none missing

@@ -1,0 +1,146 @@
+"""Hydra configs: every group option composes, validation gives one-line errors, naming."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from resnet_exp.build import (
+    milestones_for,
+    name_suffix,
+    register_resolvers,
+    result_config,
+    spec_from_config,
+)
+from resnet_exp.cli import config_dir
+from resnet_exp.errors import UserError
+
+CONF = config_dir()
+GROUPS = {
+    g: sorted(p.stem for p in (CONF / g).glob("*.yaml"))
+    for g in ("block", "shortcut", "init", "data", "optim", "experiment")
+}
+
+
+def compose_train(overrides: list[str]):
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="train", overrides=overrides)
+
+
+def test_the_issue_lists_every_option() -> None:
+    assert GROUPS["block"] == ["plain", "residual"]
+    assert GROUPS["shortcut"] == ["A", "B", "C"]
+    assert GROUPS["init"] == [
+        "kaiming_normal",
+        "kaiming_uniform",
+        "orthogonal",
+        "torch_default",
+        "xavier_normal",
+    ]
+    assert GROUPS["data"] == ["cifar10", "cifar100", "imagefolder", "synthetic"]
+    assert set(GROUPS["experiment"]) >= {"degradation", "degradation_cpu", "paper_table6"}
+
+
+@pytest.mark.parametrize("group,option", [(g, o) for g, opts in GROUPS.items() for o in opts])
+def test_every_group_option_composes_into_a_spec(group: str, option: str) -> None:
+    extra = ["data.root=/some/images"] if option == "imagefolder" else []
+    cfg = compose_train([f"{group}={option}", *extra])
+    spec = spec_from_config(cfg)
+    if group in ("block", "shortcut", "init"):
+        assert getattr(spec.model, group) == option
+    if group == "data":
+        assert spec.data.source == option
+
+
+def test_defaults_are_the_paper_protocol() -> None:
+    spec = spec_from_config(compose_train([]))
+    assert (spec.loop.iterations, spec.loop.batch_size) == (64000, 128)
+    o = spec.optim
+    assert (o.lr, o.momentum, o.weight_decay, o.milestones, o.gamma) == (
+        0.1,
+        0.9,
+        1e-4,
+        (32000, 48000),
+        0.1,
+    )
+    assert (
+        spec.model.init == "kaiming_normal"
+        and spec.model.width == 16
+        and spec.model.shortcut == "A"
+    )
+    assert spec.data.augment and spec.data.source == "cifar10"
+    assert not o.warmup  # the paper warms up ResNet-110 only
+
+
+def test_milestones_scale_with_iterations_unless_set() -> None:
+    assert milestones_for(3000, None) == (1500, 2250)
+    assert spec_from_config(compose_train(["iterations=1000"])).optim.milestones == (500, 750)
+    spec = spec_from_config(compose_train(["iterations=1000", "optim.milestones=[100,900]"]))
+    assert spec.optim.milestones == (100, 900)
+
+
+def test_resnet110_warms_up_by_default() -> None:
+    assert spec_from_config(compose_train(["depth=110"])).optim.warmup
+    assert not spec_from_config(compose_train(["depth=110", "optim.warmup=false"])).optim.warmup
+
+
+def test_laptop_preset_scales_down() -> None:
+    spec = spec_from_config(compose_train(["experiment=degradation_cpu"]))
+    assert (spec.model.width, spec.loop.batch_size, spec.loop.iterations) == (8, 64, 3000)
+    assert spec.optim.milestones == (1500, 2250)
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("depth=57", r"not 6n\+2"),
+        ("iterations=0", "iterations=0 must be a positive integer"),
+        ("iterations=-5", "iterations=-5"),
+        ("batch_size=0", "batch_size=0"),
+        ("optim.lr=0", "optim.lr=0"),
+        ("optim.lr=-0.1", "optim.lr=-0.1"),
+        ("width=0", "width=0"),
+        ("precision=fp16", "precision=fp16 must be fp32 or bf16"),
+        ("data=imagefolder", "needs data.root=PATH"),
+        ("data.val_size=-1", "val_size"),
+    ],
+)
+def test_bad_values_are_one_line_user_errors(override: str, message: str) -> None:
+    with pytest.raises(UserError, match=message) as info:
+        spec_from_config(compose_train([override]))
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_keys_are_refused_by_hydra() -> None:
+    with pytest.raises(Exception, match="depht"):
+        compose_train(["depht=20"])
+
+
+def test_name_says_what_ran() -> None:
+    cfg = compose_train(["block=plain", "depth=56"])
+    assert cfg.name == "plain-56_A_kaiming_normal_s0"
+    assert (
+        name_suffix(["width=8", "block=plain", "device=cuda", "data.root=/x/y", "optim.lr=0.05"])
+        == "_optim.lr=0.05_width=8"
+    )
+    assert name_suffix(["iterations=10"], tag="try2") == "_iterations=10_try2"
+
+
+def test_result_config_ignores_where_and_how_often() -> None:
+    a = spec_from_config(compose_train(["device=cpu", "log_every=10"])).config
+    b = spec_from_config(
+        compose_train(["device=auto", "log_every=50", "data.root=/elsewhere"])
+    ).config
+    assert result_config(a) == result_config(b)
+    c = spec_from_config(compose_train(["depth=32"])).config
+    assert result_config(a) != result_config(c)
+
+
+def test_configs_ship_inside_the_package_tree() -> None:
+    # The wheel maps conf/ to resnet_exp/conf (pyproject force-include); a checkout uses conf/.
+    assert (CONF / "train.yaml").is_file()
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert '"conf" = "resnet_exp/conf"' in pyproject

@@ -1,0 +1,144 @@
+"""The paper's CIFAR nets: shapes, exact parameter counts, shortcut options, identity blocks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from resnet_exp.errors import UserError
+from resnet_exp.models import (
+    INITIALIZERS,
+    CifarNet,
+    PlainBlock,
+    ResidualBlock,
+    build_net,
+    check_depth,
+    count_params,
+)
+from resnet_exp.models.shortcuts import ProjectionShortcut, ZeroPadShortcut, make_shortcut
+
+# Exact counts for option-A / plain nets (BN affine and FC bias included), from
+# shared/reference/cifar_resnet_facts.json; they match pycls (plain-56: 853,018) and the paper's
+# Table 6 (0.27M, 0.46M, 0.66M, 0.85M, 1.7M). Inlined so the tests need nothing outside the repo.
+PAPER_PARAMS = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962}
+OPTION_B_EXTRA = 2752  # two 1x1 projections + BN: (16*32 + 64) + (32*64 + 128)
+
+
+@pytest.mark.parametrize("depth", sorted(PAPER_PARAMS))
+def test_parameter_counts_match_the_paper(depth: int) -> None:
+    plain = count_params(CifarNet(depth, "plain"))
+    res_a = count_params(CifarNet(depth, "residual", "A"))
+    assert plain == res_a == PAPER_PARAMS[depth]  # option A adds no parameters
+    assert count_params(CifarNet(depth, "residual", "B")) == PAPER_PARAMS[depth] + OPTION_B_EXTRA
+
+
+def test_option_c_projects_every_block() -> None:
+    net = CifarNet(20, "residual", "C")
+    shortcuts = [m.shortcut for m in net.modules() if isinstance(m, ResidualBlock)]
+    assert len(shortcuts) == 9 and all(isinstance(s, ProjectionShortcut) for s in shortcuts)
+    # 9 projections: 7 square ones + the two that change shape
+    extra = (
+        3 * (16 * 16 + 32) + 16 * 32 + 64 + 2 * (32 * 32 + 64) + 32 * 64 + 128 + 2 * (64 * 64 + 128)
+    )
+    assert count_params(net) == PAPER_PARAMS[20] + extra
+
+
+def test_depth_is_six_n_plus_two_layers() -> None:
+    net = CifarNet(56, "plain")
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(convs) + len(linears) == 56
+    assert [c.out_channels for c in convs[:: len(convs) // 3][:3]] == [16, 16, 32]
+
+
+@pytest.mark.parametrize("block", ["plain", "residual"])
+@pytest.mark.parametrize("shortcut", ["A", "B", "C"])
+def test_forward_shapes(block: str, shortcut: str) -> None:
+    net = CifarNet(8, block, shortcut, width=4, num_classes=7)
+    assert net(torch.randn(3, 3, 32, 32)).shape == (3, 7)
+    # stage resolutions 32, 16, 8 with 4, 8, 16 filters
+    x = torch.relu(net.bn1(net.conv1(torch.randn(2, 3, 32, 32))))
+    shapes = []
+    for stage in net.stages:
+        x = stage(x)
+        shapes.append(tuple(x.shape[1:]))
+    assert shapes == [(4, 32, 32), (8, 16, 16), (16, 8, 8)]
+
+
+@pytest.mark.parametrize("option", ["A", "B", "C"])
+def test_shortcut_shapes_when_the_shape_changes(option: str) -> None:
+    sc = make_shortcut(option, 16, 32, 2)
+    assert sc(torch.randn(2, 16, 32, 32)).shape == (2, 32, 16, 16)
+    same = make_shortcut(option, 16, 16, 1)
+    assert same(torch.randn(2, 16, 8, 8)).shape == (2, 16, 8, 8)
+    assert isinstance(same, ProjectionShortcut) == (option == "C")
+
+
+def test_option_a_is_subsampled_identity_with_zero_channels() -> None:
+    x = torch.randn(2, 16, 8, 8)
+    y = ZeroPadShortcut(16, 32, 2)(x)
+    assert torch.equal(y[:, :16], x[:, :, ::2, ::2])
+    assert torch.count_nonzero(y[:, 16:]) == 0
+
+
+def _zero_branch(block: torch.nn.Module) -> None:
+    for conv in (block.conv1, block.conv2):
+        torch.nn.init.zeros_(conv.weight)
+
+
+@pytest.mark.parametrize("train_mode", [True, False])
+def test_residual_block_with_zero_branch_is_identity(train_mode: bool) -> None:
+    block = ResidualBlock(8, 8, 1, make_shortcut("A", 8, 8, 1))
+    _zero_branch(block)
+    block.train(train_mode)
+    x = torch.rand(4, 8, 6, 6)  # non-negative, as after a ReLU
+    assert torch.allclose(block(x), x)
+
+
+def test_plain_block_with_zero_weights_is_not_identity() -> None:
+    # The contrast the paper draws: a plain block cannot fall back to the identity.
+    block = PlainBlock(8, 8).eval()
+    _zero_branch(block)
+    assert torch.count_nonzero(block(torch.rand(2, 8, 6, 6))) == 0
+
+
+def test_deep_residual_net_of_zero_branches_passes_its_input_through() -> None:
+    net = CifarNet(20, "residual", "A", width=4).eval()
+    for m in net.modules():
+        if isinstance(m, ResidualBlock):
+            _zero_branch(m)
+    stem = torch.relu(net.bn1(net.conv1(torch.randn(1, 3, 32, 32))))
+    assert torch.allclose(net.stages[0](stem), stem)
+
+
+@pytest.mark.parametrize("depth", [0, 7, 19, 21, 57])
+def test_bad_depth_names_the_valid_depths(depth: int) -> None:
+    with pytest.raises(UserError, match=r"not 6n\+2.*20, 32, 44, 56, 110, 1202"):
+        check_depth(depth)
+
+
+def test_unknown_block_and_shortcut_are_user_errors() -> None:
+    with pytest.raises(UserError, match="plain, residual"):
+        CifarNet(8, "dense")
+    with pytest.raises(UserError, match="A, B, C"):
+        CifarNet(8, "residual", "D")
+
+
+@pytest.mark.parametrize("scheme", sorted(INITIALIZERS))
+def test_every_initializer_builds_a_working_net(scheme: str) -> None:
+    net = build_net(8, "residual", width=4, init=scheme, seed=0)
+    assert torch.isfinite(net(torch.randn(2, 3, 32, 32))).all()
+
+
+def test_kaiming_normal_has_he_variance_and_is_seeded() -> None:
+    net = build_net(20, "plain", init="kaiming_normal", seed=0)
+    w = net.stages[2][1].conv1.weight  # 64 in-channels x 3 x 3: fan_in 576
+    assert abs(w.std().item() - (2 / 576) ** 0.5) < 0.003
+    again = build_net(20, "plain", init="kaiming_normal", seed=0)
+    assert torch.equal(w, again.stages[2][1].conv1.weight)
+    assert torch.equal(net.bn1.weight, torch.ones(16)) and torch.count_nonzero(net.bn1.bias) == 0
+
+
+def test_unknown_initializer_lists_the_choices() -> None:
+    with pytest.raises(UserError, match="kaiming_normal"):
+        build_net(8, "plain", init="lecun")

@@ -1,0 +1,281 @@
+"""The trainer: learning, exact resume after interruption, divergence, checkpoints, provenance."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY, read_jsonl
+from test_config import compose_train
+
+from resnet_exp.build import spec_from_config
+from resnet_exp.data.pipeline import Batches, pixel_mean
+from resnet_exp.data.sources import make_synthetic
+from resnet_exp.errors import UserError
+from resnet_exp.models import build_net
+from resnet_exp.specs import LoopSpec, OptimSpec
+from resnet_exp.train import runner
+from resnet_exp.train.checkpoint import load_checkpoint
+from resnet_exp.train.loop import Trainer
+from resnet_exp.train.schedule import lr_at
+
+
+def tiny_spec(*extra: str):
+    return spec_from_config(compose_train([*TINY, *extra]))
+
+
+def final_weights(run_dir: Path) -> dict:
+    return load_checkpoint(run_dir / "checkpoint.pt")["trainer"]["model"]
+
+
+def comparable(records: list[dict]) -> list[dict]:
+    # Timing fields differ between any two runs; everything else must be identical.
+    return [
+        {k: v for k, v in r.items() if k not in ("images_per_s", "wall_time_s")} for r in records
+    ]
+
+
+def test_schedule_is_the_paper_step_schedule() -> None:
+    ms = (32000, 48000)
+    assert [lr_at(i, 0.1, ms) for i in (0, 31999, 32000, 47999, 48000, 63999)] == [
+        0.1,
+        0.1,
+        0.01,
+        0.01,
+        0.001,
+        0.001,
+    ]
+    assert lr_at(100, 0.1, ms, warming_up=True, warmup_lr=0.01) == 0.01
+
+
+def test_a_few_steps_lower_the_loss() -> None:
+    ds = make_synthetic(256, 16)
+    mean = pixel_mean(ds.train_x)
+    cpu = torch.device("cpu")
+    batches = Batches(ds.train_x, ds.train_y, mean, 32, seed=0, device=cpu, augment=False)
+    trainer = Trainer(
+        build_net(8, "residual", width=4, seed=0),
+        batches,
+        [],
+        mean,
+        OptimSpec(lr=0.05, milestones=(1000,)),
+        LoopSpec(batch_size=32),
+        cpu,
+    )
+    x, y = Batches(ds.train_x, ds.train_y, mean, 128, seed=1, device=cpu, augment=False).next()
+
+    def loss() -> float:
+        trainer.model.eval()
+        with torch.no_grad():
+            return torch.nn.functional.cross_entropy(trainer.model(x), y).item()
+
+    before = loss()
+    for _ in range(25):
+        trainer.step()
+    assert loss() < 0.8 * before
+
+
+def test_run_writes_a_complete_run_directory(tmp_path: Path) -> None:
+    outcome = runner.run(tiny_spec(), tmp_path)
+    assert outcome.status == "completed" and outcome.exit_code == 0
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["status"] == "completed" and s["iteration"] == s["iterations"] == 12
+    for key in (
+        "name",
+        "block",
+        "depth",
+        "width",
+        "shortcut",
+        "init",
+        "seed",
+        "params",
+        "iterations",
+        "train_error",
+        "test_error",
+        "train_loss",
+        "status",
+        "wall_time_s",
+        "images_per_s",
+        "device",
+        "torch",
+    ):
+        assert s[key] is not None, key
+    assert 0 <= s["train_error"] <= 1 and 0 <= s["test_error"] <= 1
+    prov = s["provenance"]
+    assert (
+        prov["versions"]["torch"] == torch.__version__ and prov["seed"] == 0 and "command" in prov
+    )
+    assert "git_commit" in prov
+    records = read_jsonl(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in records if r["kind"] == "train"] == [4, 8, 12]
+    assert [r["step"] for r in records if r["kind"] == "eval"] == [6, 12]
+
+
+def interrupt_at(monkeypatch: pytest.MonkeyPatch, iteration: int) -> None:
+    """Send a real SIGTERM to ourselves right after `iteration` completes."""
+    real_advance = runner.ProgressBar.advance
+
+    def advance(self, it: int) -> None:
+        real_advance(self, it)
+        if it == iteration:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(runner.ProgressBar, "advance", advance)
+
+
+def test_interrupted_and_resumed_run_is_bit_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = tiny_spec()
+    straight, broken = tmp_path / "straight", tmp_path / "broken"
+    assert runner.run(spec, straight).status == "completed"
+
+    # SIGTERM during iteration 7 (between the checkpoints at 4 and 8): the run must finish the
+    # step, checkpoint at 7 and report `interrupted`.
+    with monkeypatch.context() as m:
+        interrupt_at(m, 7)
+        first = runner.run(spec, broken)
+    assert (first.status, first.exit_code) == ("interrupted", 130)
+    assert json.loads((broken / "summary.json").read_text())["status"] == "interrupted"
+    assert load_checkpoint(broken / "checkpoint.pt")["trainer"]["iteration"] == 7
+
+    second = runner.run(spec, broken)  # the same command again: continues from iteration 7
+    assert second.status == "completed"
+    a, b = final_weights(straight), final_weights(broken)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert comparable(read_jsonl(straight / "metrics.jsonl")) == comparable(
+        read_jsonl(broken / "metrics.jsonl")
+    )
+    sa, sb = (json.loads((d / "summary.json").read_text()) for d in (straight, broken))
+    assert (sa["train_error"], sa["test_error"]) == (sb["train_error"], sb["test_error"])
+    assert sb["provenance"]["resumed_from"]["iteration"] == 7
+
+    # TensorBoard: every logged step exactly once across both sessions' event files.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(broken)).Reload()
+    assert [e.step for e in acc.Scalars("train/error")] == [4, 8, 12]
+    assert [e.step for e in acc.Scalars("test/error")] == [6, 12]
+
+
+def test_resume_after_a_crash_drops_what_was_logged_after_the_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = tiny_spec()
+    runner.run(spec, tmp_path / "ref")
+    reference = read_jsonl(tmp_path / "ref" / "metrics.jsonl")
+    crashed = tmp_path / "crashed"
+    with monkeypatch.context() as m:
+        interrupt_at(m, 5)
+        runner.run(spec, crashed)
+    # As if the process had logged steps 6..12 and then died mid-line, without a checkpoint.
+    with open(crashed / "metrics.jsonl", "a") as f:
+        f.writelines(json.dumps(r) + "\n" for r in reference if r["step"] > 5)
+        f.write('{"kind": "tra')
+    runner.run(spec, crashed)
+    assert comparable(read_jsonl(crashed / "metrics.jsonl")) == comparable(reference)
+
+
+def test_divergence_stops_with_its_iteration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = torch.nn.functional.cross_entropy
+    calls = {"n": 0}
+
+    def blows_up(logits, target, *args, **kwargs):
+        loss = real(logits, target, *args, **kwargs)
+        if torch.is_grad_enabled():
+            calls["n"] += 1
+            if calls["n"] >= 6:  # the 6th training step produces a NaN loss
+                return loss * float("nan")
+        return loss
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", blows_up)
+    outcome = runner.run(tiny_spec(), tmp_path)
+    assert (outcome.status, outcome.exit_code) == ("diverged", 3)
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["status"] == "diverged" and s["diverged_at"] == 6
+    # The last good checkpoint (iteration 4) is kept; NaN weights are never saved.
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["trainer"]["iteration"] == 4
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", real)
+    again = runner.run(tiny_spec(), tmp_path)  # re-running does not train a diverged run again
+    assert again.status == "diverged" and "skipped" in again.message
+
+
+def test_completed_run_is_skipped_not_retrained(tmp_path: Path) -> None:
+    runner.run(tiny_spec(), tmp_path)
+    before = (tmp_path / "metrics.jsonl").read_text()
+    outcome = runner.run(tiny_spec(), tmp_path)
+    assert outcome.status == "completed" and "skipped" in outcome.message
+    assert (tmp_path / "metrics.jsonl").read_text() == before
+
+
+def test_corrupted_checkpoint_is_refused_not_overwritten(tmp_path: Path) -> None:
+    runner.run(tiny_spec("iterations=8"), tmp_path)
+    (tmp_path / "summary.json").unlink()
+    (tmp_path / "checkpoint.pt").write_bytes(b"garbage")
+    with pytest.raises(UserError, match="corrupted or unreadable"):
+        runner.run(tiny_spec("iterations=8"), tmp_path)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == b"garbage"
+
+
+def test_foreign_file_is_not_a_checkpoint(tmp_path: Path) -> None:
+    torch.save({"state_dict": {}}, tmp_path / "other.pt")
+    with pytest.raises(UserError, match="not a resnet-exp checkpoint"):
+        runner.run(tiny_spec(f"resume={tmp_path / 'other.pt'}"), tmp_path / "run")
+
+
+def test_resuming_with_a_different_model_is_refused(tmp_path: Path) -> None:
+    runner.run(tiny_spec(), tmp_path / "a")
+    with pytest.raises(UserError, match=r"different config \(depth: 8 -> 14"):
+        runner.run(
+            tiny_spec("depth=14", f"resume={tmp_path / 'a' / 'checkpoint.pt'}"), tmp_path / "b"
+        )
+
+
+def test_same_directory_different_config_is_refused(tmp_path: Path) -> None:
+    runner.run(tiny_spec(), tmp_path)
+    with pytest.raises(UserError, match=r"optim.lr: 0.1 -> 0.05.*tag=NAME"):
+        runner.run(tiny_spec("optim.lr=0.05"), tmp_path)
+
+
+def test_resume_never_does_not_overwrite_a_checkpoint(tmp_path: Path) -> None:
+    runner.run(tiny_spec(), tmp_path)
+    (tmp_path / "summary.json").unlink()
+    with pytest.raises(UserError, match="resume=never would overwrite"):
+        runner.run(tiny_spec("resume=never"), tmp_path)
+
+
+def test_unwritable_output_directory(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UserError, match="cannot write to the run directory"):
+        runner.run(tiny_spec(), tmp_path / "file" / "run")
+
+
+def test_cuda_without_cuda_is_a_user_error(tmp_path: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(UserError, match="no CUDA device is available"):
+        runner.run(tiny_spec("device=cuda"), tmp_path)
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_warmup_holds_a_small_lr_until_the_error_falls(tmp_path: Path) -> None:
+    runner.run(
+        tiny_spec(
+            "iterations=60",
+            "log_every=4",
+            "optim.warmup=true",
+            "optim.warmup_error=0.85",
+            "optim.lr=0.05",
+            "optim.warmup_lr=0.02",
+            "optim.milestones=[1000]",
+        ),
+        tmp_path,
+    )
+    lrs = [r["lr"] for r in read_jsonl(tmp_path / "metrics.jsonl") if r["kind"] == "train"]
+    assert lrs[0] == 0.02 and lrs[-1] == 0.05 and sorted(set(lrs)) == [0.02, 0.05]
