@@ -167,3 +167,94 @@ def test_sigterm_checkpoints_and_the_same_command_resumes(tmp_path: Path) -> Non
     assert s["status"] == "completed" and s["provenance"]["resumed_from"]["iteration"] > 0
     steps = [r["step"] for r in read_jsonl(metrics) if r["kind"] == "train"]
     assert steps == list(range(10, 601, 10))  # none duplicated, none missing
+
+
+def test_tiny_sweep_then_report(tmp_path: Path) -> None:
+    r = run_cli(
+        [
+            "train",
+            "-m",
+            *TINY,
+            "iterations=8",
+            "depth=8,14",
+            "block=plain,residual",
+            "sweep_name=fig6",
+        ],
+        tmp_path,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    sweep = tmp_path / "outputs" / "sweeps" / "fig6"
+    names = sorted(p.parent.name for p in sweep.rglob("summary.json"))
+    assert [n.split("_")[0] for n in names] == ["plain-14", "plain-8", "residual-14", "residual-8"]
+    rep = run_cli(["report", str(sweep)], tmp_path)
+    assert rep.returncode == 0, rep.stderr
+    out = sweep / "report"
+    for f in (
+        "figure6.png",
+        "figure6.svg",
+        "error_vs_depth.png",
+        "table.md",
+        "table.csv",
+        "verdict.md",
+    ):
+        assert (out / f).stat().st_size > 0, f
+    rows = (out / "table.csv").read_text().splitlines()
+    assert len(rows) == 5 and rows[0].startswith("depth,block,params")
+    assert "plain" in rep.stdout and "residual" in rep.stdout  # the table is printed too
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_report_without_runs_is_one_line(tmp_path: Path) -> None:
+    r = run_cli(["report", str(tmp_path)], tmp_path)
+    assert r.returncode == 2 and "no runs found" in r.stderr and r.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.slow
+def test_built_wheel_carries_its_configs(tmp_path: Path) -> None:
+    """The configs must work from an installed wheel, not only from this checkout."""
+    import zipfile
+
+    from conftest import REPO
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(tmp_path / "dist"),
+            str(REPO),
+        ],
+        check=True,
+        timeout=600,
+    )
+    wheel = next((tmp_path / "dist").glob("resnet_exp-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "resnet_exp/conf/train.yaml" in names and "resnet_exp/conf/block/plain.yaml" in names
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    # Run the unpacked wheel from a folder far from the checkout: it must find its own configs.
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    r = subprocess.run(
+        [sys.executable, "-m", "resnet_exp", "train", "--cfg", "job", "depth=32"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "depth: 32" in r.stdout
+    where = subprocess.run(
+        [sys.executable, "-c", "import resnet_exp.cli as c; print(c.config_dir())"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert where.stdout.strip().startswith(str(site))

@@ -41,7 +41,7 @@ from resnet_exp.errors import UserError
 from resnet_exp.models.net import BLOCKS, build_net, check_depth
 from resnet_exp.models.shortcuts import SHORTCUTS
 from resnet_exp.specs import LoopSpec, OptimSpec
-from resnet_exp.train.loop import Trainer
+from resnet_exp.train.loop import Trainer, default_channels_last
 from resnet_exp.train.provenance import now, versions
 from resnet_exp.train.runner import resolve_device
 
@@ -202,13 +202,15 @@ def parse_settings(argv: list[str]) -> Settings:
 
 
 def resolve(s: Settings) -> Resolved:
-    """The product's per-device defaults: channels_last and bf16 on CUDA, neither on CPU."""
+    """The product's per-device defaults: bf16 on CUDA only; channels_last as `resnet-exp train`
+    decides it (default_channels_last)."""
     device = resolve_device(s.device)
     cuda = device.type == "cuda"
     precision = s.precision if s.precision != "auto" else ("bf16" if cuda else "fp32")
     if precision == "bf16" and not cuda:
         raise UserError("--precision bf16 is for CUDA; on CPU use --precision fp32")
-    channels_last = {"on": True, "off": False, "auto": cuda}[s.channels_last]
+    auto = default_channels_last(device, s.width)
+    channels_last = {"on": True, "off": False, "auto": auto}[s.channels_last]
     return Resolved(device, channels_last, precision)
 
 
@@ -599,7 +601,8 @@ def run_bench(s: Settings, r: Resolved, progress: Console) -> list[Measurement]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    out = Console(highlight=False)
+    # Wide enough for the whole table when piped to a file or log (rich assumes 80 columns there).
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 130)
     err = Console(stderr=True, highlight=False)
     try:
         s = parse_settings(sys.argv[1:] if argv is None else list(argv))

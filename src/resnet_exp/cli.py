@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from rich.console import Console
 
 from resnet_exp import __version__
 from resnet_exp.errors import UserError
+from resnet_exp.paths import ensure_writable_dir
 
 USAGE = f"""resnet-exp {__version__}: reproduce the degradation problem of He et al. (2015) on CIFAR
 
@@ -107,10 +107,7 @@ def check_out_root(args: list[str]) -> None:
     for root in roots or ["outputs"]:
         path = Path(root).expanduser()
         try:
-            path.mkdir(parents=True, exist_ok=True)
-            probe = path / f".write-test{os.getpid()}"
-            probe.write_text("")
-            probe.unlink()
+            ensure_writable_dir(path)
         except OSError as e:
             raise UserError(
                 f"cannot write outputs under {path} ({e.strerror}); set out_root=PATH to a writable folder"

@@ -44,9 +44,10 @@ class MetricsWriter:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            # purge_step hides events at or after it from earlier event files: no duplicated
-            # curve segments when a run resumes from an older checkpoint.
-            self.tb = SummaryWriter(str(run_dir), purge_step=start_step + 1 if start_step else None)
+            # purge_step hides events at or after it in earlier event files: no duplicated curve
+            # segments when a run resumes from an older checkpoint, or restarts from scratch
+            # after dying before its first checkpoint (start_step 0: purge from step 1).
+            self.tb = SummaryWriter(str(run_dir), purge_step=start_step + 1)
 
     def write(self, record: dict) -> None:
         clean = {

@@ -20,9 +20,10 @@ from resnet_exp.data.pipeline import Batches, pixel_mean
 from resnet_exp.data.sources import Dataset, load_dataset
 from resnet_exp.errors import UserError
 from resnet_exp.models.net import build_net, count_params
+from resnet_exp.paths import ensure_writable_dir
 from resnet_exp.specs import DataSpec, RunSpec
 from resnet_exp.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from resnet_exp.train.loop import EvalSet, Trainer
+from resnet_exp.train.loop import EvalSet, Trainer, default_channels_last
 from resnet_exp.train.metrics import MetricsWriter
 from resnet_exp.train.progress import ProgressBar
 from resnet_exp.train.provenance import now, provenance
@@ -124,10 +125,7 @@ def config_differences(old: dict, new: dict) -> list[str]:
 
 def check_writable(run_dir: Path) -> None:
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / f".write-test{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
+        ensure_writable_dir(run_dir)
     except OSError as e:
         raise UserError(
             f"cannot write to the run directory {run_dir} ({e.strerror}); set out_root=PATH to a writable folder"
@@ -200,9 +198,9 @@ def run(spec: RunSpec, run_dir: Path) -> Outcome:
         augment=spec.data.augment,
     )
     eval_sets = [EvalSet(k, *splits[k]) for k in ("test", "val") if k in splits]
-    channels_last = (
-        spec.loop.channels_last if spec.loop.channels_last is not None else device.type == "cuda"
-    )
+    channels_last = spec.loop.channels_last
+    if channels_last is None:
+        channels_last = default_channels_last(device, m.width)
     trainer = Trainer(model, batches, eval_sets, mean, spec.optim, spec.loop, device, channels_last)
     prov = provenance(describe_device(device), spec.loop.seed)
     if checkpoint is not None:
@@ -241,7 +239,6 @@ def run(spec: RunSpec, run_dir: Path) -> Outcome:
         "provenance": prov,
         "updated_at": now(),
     }
-    summary["block"] = m.block  # (asdict gives the same keys; explicit for readers of this code)
     write_summary(run_dir, summary)
     writer = MetricsWriter(run_dir, start_step=trainer.iteration)
 
