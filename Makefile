@@ -27,12 +27,12 @@ test-all: setup                   ## every test, slow ones included
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 lint: setup
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 format: setup
-	$(BIN)/ruff format src tests scripts
-	$(BIN)/ruff check --fix src tests scripts
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
 
 demo: setup                       ## a one-minute run: ResNet-20 at width 8 for 300 iterations
 	$(BIN)/resnet-exp train depth=20 width=8 batch_size=64 iterations=300 log_every=50 eval_every=300 $(DATA_ARGS)

@@ -8,10 +8,11 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from resnet_exp.build import (
+    identity_differences,
     milestones_for,
     name_suffix,
     register_resolvers,
-    result_config,
+    result_identity,
     spec_from_config,
 )
 from resnet_exp.cli import config_dir
@@ -122,21 +123,61 @@ def test_unknown_keys_are_refused_by_hydra() -> None:
 def test_name_says_what_ran() -> None:
     cfg = compose_train(["block=plain", "depth=56"])
     assert cfg.name == "plain-56_A_kaiming_normal_s0"
-    assert (
-        name_suffix(["width=8", "block=plain", "device=cuda", "data.root=/x/y", "optim.lr=0.05"])
-        == "_optim.lr=0.05_width=8"
-    )
+    overrides = [
+        "width=8",
+        "block=plain",
+        "device=cuda",
+        "data.root=/x/y",
+        "optim.lr=0.05",
+        "data=cifar100",
+    ]
+    assert name_suffix(overrides) == "_data=cifar100_optim.lr=0.05_width=8"
     assert name_suffix(["iterations=10"], tag="try2") == "_iterations=10_try2"
+    # A preset is named in a single run (its sweep folder names it in a sweep).
+    assert (
+        name_suffix(["experiment=degradation_cpu"], single_run=True)
+        == "_experiment=degradation_cpu"
+    )
+    assert name_suffix(["experiment=degradation_cpu"]) == ""
 
 
-def test_result_config_ignores_where_and_how_often() -> None:
-    a = spec_from_config(compose_train(["device=cpu", "log_every=10"])).config
-    b = spec_from_config(
-        compose_train(["device=auto", "log_every=50", "data.root=/elsewhere"])
-    ).config
-    assert result_config(a) == result_config(b)
-    c = spec_from_config(compose_train(["depth=32"])).config
-    assert result_config(a) != result_config(c)
+def identity(*overrides: str) -> dict:
+    return result_identity(spec_from_config(compose_train(list(overrides))))
+
+
+def test_identity_ignores_where_and_how_often() -> None:
+    assert identity("device=cpu", "log_every=10") == identity(
+        "device=auto", "log_every=50", "data.root=/elsewhere"
+    )
+    assert identity() != identity("depth=32")
+
+
+def test_identity_compares_resolved_values_not_spellings() -> None:
+    assert identity("optim.milestones=[32000,48000]") == identity()
+    assert identity("depth=110", "optim.warmup=true") == identity("depth=110")
+
+
+def test_identity_includes_the_image_folder() -> None:
+    a = identity("data=imagefolder", "data.root=/data/a")
+    b = identity("data=imagefolder", "data.root=/data/b")
+    assert identity_differences(a, b) == ["data: imagefolder:/data/a -> imagefolder:/data/b"]
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("seed=abc", "seed=abc must be an integer >= 0"),
+        ("optim.momentum=abc", "optim.momentum=abc must be a number"),
+        ("optim.momentum=1.5", "optim.momentum=1.5 must be a number >= 0 and < 1"),
+        ("data.val_size=abc", "data.val_size=abc"),
+        ("optim.milestones=5", "must be a list of iterations"),
+        ("optim.warmup=maybe", "optim.warmup=maybe must be true or false"),
+        ("data.augment=sometimes", "data.augment=sometimes must be true or false"),
+    ],
+)
+def test_wrongly_typed_values_are_user_errors(override: str, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        spec_from_config(compose_train([override]))
 
 
 def test_configs_ship_inside_the_package_tree() -> None:

@@ -173,3 +173,21 @@ def test_batches_cover_each_epoch_without_replacement() -> None:
     seen = torch.cat([b.next()[1] for _ in range(5)])
     assert sorted(seen.tolist()) == list(range(40))
     assert b.epochs_done == 1.0
+
+
+def test_offline_archive_in_the_root_is_unpacked(tmp_path: Path) -> None:
+    import tarfile
+
+    write_cifar(tmp_path / "src")
+    root = tmp_path / "root"
+    root.mkdir()
+    with tarfile.open(root / "cifar-10-python.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "src" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    ds = load_cifar("cifar10", root, download=False, verify=False)
+    assert ds.train_x.shape == (100, 3, 32, 32)
+
+
+def test_corrupted_offline_archive_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"not the archive")
+    with pytest.raises(UserError, match="cifar-10-python.tar.gz is corrupted"):
+        load_cifar("cifar10", tmp_path, download=False, verify=True)

@@ -231,7 +231,7 @@ def test_foreign_file_is_not_a_checkpoint(tmp_path: Path) -> None:
 
 def test_resuming_with_a_different_model_is_refused(tmp_path: Path) -> None:
     runner.run(tiny_spec(), tmp_path / "a")
-    with pytest.raises(UserError, match=r"different config \(depth: 8 -> 14"):
+    with pytest.raises(UserError, match=r"different config \(model.depth: 8 -> 14"):
         runner.run(
             tiny_spec("depth=14", f"resume={tmp_path / 'a' / 'checkpoint.pt'}"), tmp_path / "b"
         )
@@ -243,11 +243,44 @@ def test_same_directory_different_config_is_refused(tmp_path: Path) -> None:
         runner.run(tiny_spec("optim.lr=0.05"), tmp_path)
 
 
-def test_resume_never_does_not_overwrite_a_checkpoint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("keep", ["checkpoint.pt", "summary.json"])
+def test_resume_never_does_not_overwrite_a_run(tmp_path: Path, keep: str) -> None:
     runner.run(tiny_spec(), tmp_path)
-    (tmp_path / "summary.json").unlink()
+    other = "summary.json" if keep == "checkpoint.pt" else "checkpoint.pt"
+    (tmp_path / other).unlink()
+    before = (tmp_path / "metrics.jsonl").read_text()
     with pytest.raises(UserError, match="resume=never would overwrite"):
         runner.run(tiny_spec("resume=never"), tmp_path)
+    assert (tmp_path / "metrics.jsonl").read_text() == before
+
+
+def test_equivalent_settings_resume_without_complaint(tmp_path: Path) -> None:
+    runner.run(tiny_spec(), tmp_path)
+    again = runner.run(tiny_spec("optim.milestones=[6,9]", "log_every=2"), tmp_path)
+    assert again.status == "completed" and "skipped" in again.message
+
+
+def test_a_stop_after_the_last_step_still_completes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    interrupt_at(monkeypatch, 12)
+    outcome = runner.run(tiny_spec(), tmp_path)
+    assert outcome.status == "completed"
+
+
+def test_a_stop_while_loading_data_is_an_interruption(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = runner.prepare_data
+
+    def slow_loading(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives before the first step
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "prepare_data", slow_loading)
+    outcome = runner.run(tiny_spec(), tmp_path)
+    assert (outcome.status, outcome.exit_code) == ("interrupted", 130)
+    assert json.loads((tmp_path / "summary.json").read_text())["iteration"] == 0
 
 
 def test_unwritable_output_directory(tmp_path: Path) -> None:

@@ -3,10 +3,13 @@ arguments; nothing else reads the config."""
 
 from __future__ import annotations
 
+import os
+from dataclasses import asdict
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from resnet_exp.data.sources import dataset_identity
 from resnet_exp.errors import UserError
 from resnet_exp.models.init import INITIALIZERS
 from resnet_exp.models.net import BLOCKS, check_depth
@@ -38,40 +41,66 @@ NON_RESULT_KEYS = frozenset(
     }
 )
 # Keys already spelled out in the name: block-depth_shortcut_init_sSEED.
-NAMED_KEYS = frozenset({"block", "depth", "shortcut", "init", "seed", "data"})
+NAMED_KEYS = frozenset({"block", "depth", "shortcut", "init", "seed"})
 
 
-def _positive(value: Any, key: str, kind: type = int) -> Any:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
-    if kind is int:
-        ok = ok and float(value).is_integer()
-    if not ok:
-        raise UserError(
-            f"{key}={value} must be a positive {'integer' if kind is int else 'number'}"
+def _integer(value: Any, key: str, minimum: int | None = 1) -> int:
+    ok = (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and float(value).is_integer()
+    )
+    if not ok or (minimum is not None and value < minimum):
+        want = (
+            "an integer"
+            if minimum is None
+            else ("a positive integer" if minimum == 1 else f"an integer >= {minimum}")
         )
-    return kind(value)
+        raise UserError(f"{key}={value} must be {want}")
+    return int(value)
 
 
-def _optional_positive(value: Any, key: str) -> int | None:
-    return None if value is None else _positive(value, key)
+def _number(
+    value: Any, key: str, low: float = 0.0, high: float = float("inf"), low_open: bool = True
+) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or value < low or (low_open and value == low) or value >= high:
+        bounds = f"{'>' if low_open else '>='} {low:g}" + (
+            f" and < {high:g}" if high != float("inf") else ""
+        )
+        raise UserError(f"{key}={value} must be a number {bounds}")
+    return float(value)
 
 
-def milestones_for(iterations: int, milestones: list[int] | None) -> tuple[int, ...]:
-    """The paper drops lr at 32k and 48k of 64k: 50% and 75%, scaled to `iterations` by default."""
-    if milestones is None:
-        return (round(iterations * 0.5), round(iterations * 0.75))
-    return tuple(_positive(m, "optim.milestones") for m in milestones)
+def _optional_integer(value: Any, key: str) -> int | None:
+    return None if value is None else _integer(value, key)
+
+
+def _bool(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise UserError(f"{key}={value} must be true or false")
+    return value
 
 
 def _flag(value: Any, key: str) -> bool | None:
-    if value in ("auto", None):
-        return None
-    if isinstance(value, bool):
-        return value
-    raise UserError(f"{key}={value} must be auto, true or false")
+    """auto -> None (decided later, per device); otherwise true/false."""
+    return None if value in ("auto", None) else _bool(value, key)
 
 
-def spec_from_config(cfg: DictConfig, multirun: bool = False) -> RunSpec:
+def milestones_for(iterations: int, milestones: Any) -> tuple[int, ...]:
+    """The paper drops lr at 32k and 48k of 64k: 50% and 75%, scaled to `iterations` by default."""
+    if milestones is None:
+        return (round(iterations * 0.5), round(iterations * 0.75))
+    if not isinstance(milestones, list):
+        raise UserError(
+            f"optim.milestones={milestones} must be a list of iterations, e.g. optim.milestones=[32000,48000]"
+        )
+    return tuple(_integer(m, "optim.milestones") for m in milestones)
+
+
+def spec_from_config(
+    cfg: DictConfig, multirun: bool = False, overrides: list[str] | None = None
+) -> RunSpec:
     """Validate the composed config and turn it into a RunSpec (one line per mistake)."""
     c = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     assert isinstance(c, dict)
@@ -93,62 +122,56 @@ def spec_from_config(cfg: DictConfig, multirun: bool = False) -> RunSpec:
         depth=depth,
         block=c["block"]["name"],
         shortcut=c["shortcut"]["name"],
-        width=_positive(c["width"], "width"),
+        width=_integer(c["width"], "width"),
         init=c["init"]["name"],
     )
     d = c["data"]
     data = DataSpec(
         source=d["name"],
         root=str(d["root"]),
-        download=bool(d["download"]),
-        verify=bool(d["verify"]),
-        image_size=_positive(d["image_size"], "data.image_size"),
+        download=_bool(d["download"], "data.download"),
+        verify=_bool(d["verify"], "data.verify"),
+        image_size=_integer(d["image_size"], "data.image_size"),
         cache_dir=d["cache_dir"],
-        train_subset=_optional_positive(d["train_subset"], "data.train_subset"),
-        test_subset=_optional_positive(d["test_subset"], "data.test_subset"),
-        val_size=int(d["val_size"] or 0),
-        augment=bool(d["augment"]),
-        synthetic_train_size=_positive(d["synthetic_train_size"], "data.synthetic_train_size"),
-        synthetic_test_size=_positive(d["synthetic_test_size"], "data.synthetic_test_size"),
-        num_classes=_positive(d["num_classes"], "data.num_classes"),
+        train_subset=_optional_integer(d["train_subset"], "data.train_subset"),
+        test_subset=_optional_integer(d["test_subset"], "data.test_subset"),
+        val_size=_integer(d["val_size"] or 0, "data.val_size", minimum=0),
+        augment=_bool(d["augment"], "data.augment"),
+        synthetic_train_size=_integer(d["synthetic_train_size"], "data.synthetic_train_size"),
+        synthetic_test_size=_integer(d["synthetic_test_size"], "data.synthetic_test_size"),
+        num_classes=_integer(d["num_classes"], "data.num_classes"),
     )
-    if data.val_size < 0:
-        raise UserError(f"data.val_size={data.val_size} must be 0 or positive")
-    iterations = _positive(c["iterations"], "iterations")
+    iterations = _integer(c["iterations"], "iterations")
     o = c["optim"]
-    warmup = o["warmup"]
-    if warmup == "auto":
-        warmup = depth >= 110  # the paper warms up ResNet-110 only
+    warmup = (
+        depth >= 110 if o["warmup"] == "auto" else _flag(o["warmup"], "optim.warmup")
+    )  # paper: ResNet-110 only
     optim = OptimSpec(
-        lr=_positive(o["lr"], "optim.lr", float),
-        momentum=float(o["momentum"]),
-        weight_decay=float(o["weight_decay"]),
-        nesterov=bool(o["nesterov"]),
+        lr=_number(o["lr"], "optim.lr"),
+        momentum=_number(o["momentum"], "optim.momentum", 0.0, 1.0, low_open=False),
+        weight_decay=_number(o["weight_decay"], "optim.weight_decay", low_open=False),
+        nesterov=_bool(o["nesterov"], "optim.nesterov"),
         milestones=milestones_for(iterations, o["milestones"]),
-        gamma=_positive(o["gamma"], "optim.gamma", float),
+        gamma=_number(o["gamma"], "optim.gamma"),
         warmup=bool(warmup),
-        warmup_lr=_positive(o["warmup_lr"], "optim.warmup_lr", float),
-        warmup_error=float(o["warmup_error"]),
+        warmup_lr=_number(o["warmup_lr"], "optim.warmup_lr"),
+        warmup_error=_number(o["warmup_error"], "optim.warmup_error", 0.0, 1.0),
     )
-    if not 0 <= optim.momentum < 1 or optim.weight_decay < 0:
-        raise UserError(
-            f"optim.momentum={optim.momentum} must be in [0, 1) and optim.weight_decay={optim.weight_decay} >= 0"
-        )
     if c["precision"] not in ("fp32", "bf16"):
         raise UserError(f"precision={c['precision']} must be fp32 or bf16")
     loop = LoopSpec(
         iterations=iterations,
-        batch_size=_positive(c["batch_size"], "batch_size"),
-        log_every=_positive(c["log_every"], "log_every"),
-        eval_every=_positive(c["eval_every"], "eval_every"),
-        checkpoint_every=_positive(c["checkpoint_every"], "checkpoint_every"),
-        eval_batch_size=_positive(c["eval_batch_size"], "eval_batch_size"),
-        seed=int(c["seed"]),
+        batch_size=_integer(c["batch_size"], "batch_size"),
+        log_every=_integer(c["log_every"], "log_every"),
+        eval_every=_integer(c["eval_every"], "eval_every"),
+        checkpoint_every=_integer(c["checkpoint_every"], "checkpoint_every"),
+        eval_batch_size=_integer(c["eval_batch_size"], "eval_batch_size"),
+        seed=_integer(c["seed"], "seed", minimum=0),
         device=str(c["device"]),
         precision=c["precision"],
         channels_last=_flag(c["channels_last"], "channels_last"),
-        threads=_optional_positive(c["threads"], "threads"),
-        progress=bool(c["progress"]),
+        threads=_optional_integer(c["threads"], "threads"),
+        progress=_bool(c["progress"], "progress"),
     )
     return RunSpec(
         name=c["name"],
@@ -159,39 +182,71 @@ def spec_from_config(cfg: DictConfig, multirun: bool = False) -> RunSpec:
         resume=str(c["resume"]),
         multirun=multirun,
         config=c,
+        overrides=list(overrides or []),
     )
 
 
-def result_config(config: dict) -> dict:
-    """The flattened config minus NON_RESULT_KEYS: two runs agree on this iff they compute the same."""
-    flat: dict = {}
-
-    def walk(prefix: str, node: Any) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(f"{prefix}{k}.", v)
-        else:
-            flat[prefix[:-1]] = node
-
-    walk("", {k: v for k, v in config.items() if k != "hydra"})
+def result_identity(spec: RunSpec) -> dict:
+    """What a run computes, from the *resolved* spec: two runs agree on this iff they train the
+    same net on the same data the same way. Resolved, so `milestones=null` equals the explicit
+    [32000, 48000] it stands for; where and how often things are logged is left out."""
+    d = spec.data
     return {
-        k: v
-        for k, v in flat.items()
-        if k not in NON_RESULT_KEYS and k.split(".")[0] not in NON_RESULT_KEYS
+        **{f"model.{k}": v for k, v in asdict(spec.model).items()},
+        **{
+            f"optim.{k}": list(v) if isinstance(v, tuple) else v
+            for k, v in asdict(spec.optim).items()
+        },
+        "data": dataset_identity(d.source, d.root),
+        **{
+            f"data.{k}": getattr(d, k)
+            for k in ("image_size", "train_subset", "test_subset", "val_size", "augment")
+        },
+        **(
+            {
+                f"data.{k}": getattr(d, k)
+                for k in ("synthetic_train_size", "synthetic_test_size", "num_classes")
+            }
+            if d.source == "synthetic"
+            else {}
+        ),
+        **{
+            f"loop.{k}": getattr(spec.loop, k)
+            for k in ("iterations", "batch_size", "seed", "precision")
+        },
     }
 
 
-def name_suffix(task_overrides: list[str], tag: str = "") -> str:
-    """`_key=value` for each command-line override that changes the result and is not in the name."""
+def identity_of_config(config: dict) -> dict:
+    """result_identity of a run recorded earlier (its resolved config from summary/checkpoint)."""
+    try:
+        return result_identity(spec_from_config(OmegaConf.create(config)))
+    except (UserError, KeyError, TypeError, ValueError) as e:
+        raise UserError(
+            f"the recorded config cannot be read by this version of resnet-exp ({type(e).__name__}: {e}); start a separate run with tag=NAME"
+        ) from None
+
+
+def identity_differences(old: dict, new: dict) -> list[str]:
+    return [
+        f"{k}: {old.get(k)} -> {new.get(k)}"
+        for k in sorted(set(old) | set(new))
+        if old.get(k) != new.get(k)
+    ]
+
+
+def name_suffix(task_overrides: list[str], tag: str = "", single_run: bool = False) -> str:
+    """`_key=value` for each command-line override that changes the result and is not in the name.
+
+    In a single run the experiment preset is named too (a sweep's folder already carries it),
+    so a laptop-scale run never lands in the folder of a paper-scale one.
+    """
     parts = []
     for o in task_overrides:
         key, _, value = o.lstrip("+~").partition("=")
-        if (
-            key.startswith("hydra.")
-            or key in NON_RESULT_KEYS
-            or key in NAMED_KEYS
-            or key.split(".")[0] in {"experiment"}
-        ):
+        if key.startswith("hydra.") or key in NAMED_KEYS:
+            continue
+        if key in NON_RESULT_KEYS and not (single_run and key == "experiment"):
             continue
         parts.append(f"{key}={value}".replace("/", "-").replace(" ", ""))
     parts.sort()
@@ -201,16 +256,21 @@ def name_suffix(task_overrides: list[str], tag: str = "") -> str:
 
 
 def register_resolvers() -> None:
-    """`${rx_suffix:TAG}` in conf/train.yaml: the name suffix from this job's overrides."""
+    """Resolvers used by conf/train.yaml: `${rx_suffix:TAG}` (the name suffix from this job's
+    overrides) and `${rx_path:PATH}` (~ expanded, as the user meant it)."""
 
     def rx_suffix(tag: str = "") -> str:
         try:
             from hydra.core.hydra_config import HydraConfig
+            from hydra.types import RunMode
 
-            overrides = list(HydraConfig.get().overrides.task)
+            hc = HydraConfig.get()
+            overrides, single = list(hc.overrides.task), hc.mode == RunMode.RUN
         except Exception:  # composed outside a Hydra app (e.g. in tests): no overrides
-            overrides = []
-        return name_suffix(overrides, tag)
+            overrides, single = [], False
+        return name_suffix(overrides, tag, single_run=single)
 
     if not OmegaConf.has_resolver("rx_suffix"):
         OmegaConf.register_new_resolver("rx_suffix", rx_suffix)
+    if not OmegaConf.has_resolver("rx_path"):
+        OmegaConf.register_new_resolver("rx_path", lambda p: os.path.expanduser(str(p)))

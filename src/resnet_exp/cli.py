@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
+import signal
 import sys
+import traceback
 from pathlib import Path
 
 from rich.console import Console
@@ -61,7 +64,7 @@ def _task(cfg) -> None:
     multirun = hc.mode == RunMode.MULTIRUN
     run_dir = Path(hc.runtime.output_dir)
     try:
-        spec = spec_from_config(cfg, multirun=multirun)
+        spec = spec_from_config(cfg, multirun=multirun, overrides=list(hc.overrides.task))
         outcome = run(spec, run_dir)
     except UserError as e:
         _remove_if_empty_run(run_dir)
@@ -70,6 +73,17 @@ def _task(cfg) -> None:
         _Sweep.statuses.append("bad input")
         if not multirun:
             raise SystemExit(e.exit_code) from None
+        return
+    except Exception as e:  # a bug or an environment failure (e.g. out of memory) while setting up
+        logging.getLogger("resnet_exp").error("run failed:\n%s", traceback.format_exc())
+        err.print(
+            f"[bold red]failed:[/] {type(e).__name__}: {e} (traceback in {run_dir / 'train.log'})",
+            soft_wrap=True,
+        )
+        _Sweep.codes.append(1)
+        _Sweep.statuses.append("failed")
+        if not multirun:
+            raise SystemExit(1) from None
         return
     style = {"completed": "green", "interrupted": "yellow", "diverged": "red", "failed": "red"}[
         outcome.status
@@ -131,6 +145,10 @@ def train_main(args: list[str]) -> int:
     return max(_Sweep.codes, default=0)
 
 
+def _sigterm_as_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help", "help"):
@@ -140,6 +158,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"resnet-exp {__version__}")
         raise SystemExit(0)
     command, rest = args[0], args[1:]
+    # SIGTERM outside a run (e.g. between the jobs of a sweep) ends like Ctrl-C: exit 130, no
+    # traceback. Inside a run, the run's own handler checkpoints first.
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
         if command == "train":
             code = train_main(rest)

@@ -70,3 +70,4 @@ class RunSpec:
     resume: str = "auto"  # auto | never | path to a checkpoint
     multirun: bool = False
     config: dict = field(default_factory=dict)  # the whole resolved config, for the record
+    overrides: list[str] = field(default_factory=list)  # this job's command-line overrides

@@ -241,9 +241,11 @@ class Trainer:
                 self.win_start += time.perf_counter() - t1  # keep eval time out of images/s
             if on_step is not None:
                 on_step(self)
-            if should_stop():
+            stopping = should_stop() and it < L.iterations  # a stop after the last step completes
+            if stopping or it % L.checkpoint_every == 0 or it == L.iterations:
+                if self.check_divergence():  # never save non-finite weights
+                    return "diverged"
                 checkpoint()
+            if stopping:
                 return "interrupted"
-            if it % L.checkpoint_every == 0 or it == L.iterations:
-                checkpoint()
         return "completed"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from resnet_exp.build import result_config
+from resnet_exp.build import identity_differences, identity_of_config, result_identity
 from resnet_exp.data.pipeline import Batches, pixel_mean
 from resnet_exp.data.sources import Dataset, load_dataset
 from resnet_exp.errors import UserError
@@ -116,11 +116,9 @@ def write_summary(run_dir: Path, summary: dict) -> None:
     os.replace(tmp, run_dir / "summary.json")
 
 
-def config_differences(old: dict, new: dict) -> list[str]:
-    a, b = result_config(old), result_config(new)
-    return [
-        f"{k}: {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
-    ]
+def config_differences(recorded: dict, spec: RunSpec) -> list[str]:
+    """How a recorded run's config differs from `spec` in anything that changes the result."""
+    return identity_differences(identity_of_config(recorded), result_identity(spec))
 
 
 def check_writable(run_dir: Path) -> None:
@@ -133,22 +131,29 @@ def check_writable(run_dir: Path) -> None:
 
 
 def run(spec: RunSpec, run_dir: Path) -> Outcome:
-    """Train `spec` in `run_dir`. User mistakes raise UserError before anything run-like is written."""
-    run_dir = Path(run_dir)
+    """Train `spec` in `run_dir`. User mistakes raise UserError before anything run-like is written.
+
+    Ctrl-C / SIGTERM are caught from the start (data loading included), not only during training.
+    """
+    with StopRequest() as stop:
+        return _run(spec, Path(run_dir), stop)
+
+
+def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
     check_writable(run_dir)
     previous = read_summary(run_dir)
     ckpt_path = run_dir / "checkpoint.pt"
+    if spec.resume == "never" and (previous is not None or ckpt_path.exists()):
+        raise UserError(
+            f"{run_dir} already holds a run; resume=never would overwrite it. Use tag=NAME or out_root=PATH for a fresh run, or remove the directory"
+        )
     resume_from: Path | None = None
     if spec.resume not in ("auto", "never"):
         resume_from = Path(spec.resume).expanduser()
     elif ckpt_path.exists():
-        if spec.resume == "never":
-            raise UserError(
-                f"{run_dir} already holds a checkpoint; resume=never would overwrite it. Use tag=NAME or out_root=PATH for a fresh run, or remove the directory"
-            )
         resume_from = ckpt_path
     if previous is not None and isinstance(previous.get("config"), dict):
-        diffs = config_differences(previous["config"], spec.config)
+        diffs = config_differences(previous["config"], spec)
         if diffs:
             raise UserError(
                 f"{run_dir} holds a run with a different config ({'; '.join(diffs[:4])}); use tag=NAME or out_root=PATH for a separate run, or remove the directory"
@@ -164,7 +169,7 @@ def run(spec: RunSpec, run_dir: Path) -> Outcome:
     checkpoint = None
     if resume_from is not None:
         checkpoint = load_checkpoint(resume_from)
-        diffs = config_differences(checkpoint.get("config", {}), spec.config)
+        diffs = config_differences(checkpoint.get("config", {}), spec)
         if diffs:
             raise UserError(
                 f"checkpoint {resume_from} was made with a different config ({'; '.join(diffs[:4])}); resume with the same settings, or start a separate run with tag=NAME"
@@ -203,6 +208,9 @@ def run(spec: RunSpec, run_dir: Path) -> Outcome:
         channels_last = default_channels_last(device, m.width)
     trainer = Trainer(model, batches, eval_sets, mean, spec.optim, spec.loop, device, channels_last)
     prov = provenance(describe_device(device), spec.loop.seed)
+    prov["overrides"] = (
+        spec.overrides
+    )  # this job's own overrides (the command may be a whole sweep)
     if checkpoint is not None:
         trainer.load_state_dict(checkpoint["trainer"])
         restore_rng(checkpoint["rng"])
@@ -293,15 +301,16 @@ def run(spec: RunSpec, run_dir: Path) -> Outcome:
         writer.close()
         msg = {
             "completed": f"{spec.name}: completed {t.iteration} iterations; train error {_pct(summary['train_error'])}, test error {_pct(summary['test_error'])}",
-            "interrupted": f"{spec.name}: interrupted at iteration {t.iteration}; checkpoint saved, run the same command again to resume",
+            "interrupted": f"{spec.name}: interrupted at iteration {t.iteration}; run the same command again to resume from the last checkpoint",
             "diverged": f"{spec.name}: diverged (non-finite loss) at iteration {t.diverged_at}",
             "failed": f"{spec.name}: failed at iteration {t.iteration}: {error}",
         }[status]
         return Outcome(status, EXIT_CODES[status], msg)
 
     try:
+        if stop.requested:  # stopped while loading: nothing trained since the last checkpoint
+            return finish("interrupted")
         with (
-            StopRequest() as stop,
             ProgressBar(
                 spec.name, spec.loop.iterations, trainer.iteration, enabled=spec.loop.progress
             ) as bar,
