@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import socket
 import subprocess
@@ -30,8 +31,13 @@ def git_state(folder: Path) -> dict:
     }
 
 
+@functools.cache
 def code_version() -> dict:
-    """The package's own checkout (editable install) first, else the working directory's."""
+    """The package's own checkout (editable install) first, else the working directory's.
+
+    Read once per process: the code a sweep runs is the code it loaded at its start, even if the
+    checkout moves on while the sweep is running.
+    """
     state = git_state(Path(__file__).resolve().parent)
     return state if state["git_commit"] else git_state(Path.cwd())
 
