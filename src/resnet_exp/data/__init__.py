@@ -3,4 +3,12 @@
 from resnet_exp.data.pipeline import Batches, augment, evaluate_batches, pixel_mean
 from resnet_exp.data.sources import SOURCES, Dataset, load_dataset
 
-__all__ = ["SOURCES", "Batches", "Dataset", "augment", "evaluate_batches", "load_dataset", "pixel_mean"]
+__all__ = [
+    "SOURCES",
+    "Batches",
+    "Dataset",
+    "augment",
+    "evaluate_batches",
+    "load_dataset",
+    "pixel_mean",
+]

@@ -28,7 +28,9 @@ def normalize(x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
     return x.float().div_(255.0).sub_(mean)
 
 
-def draw_augmentation(batch: int, pad: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def draw_augmentation(
+    batch: int, pad: int, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Crop offsets [B, 2] uniform over 0..2*pad (rows, cols) and flip flags [B] with p = 1/2."""
     offsets = torch.randint(0, 2 * pad + 1, (batch, 2), generator=gen)
     flips = torch.randint(0, 2, (batch,), generator=gen).bool()
@@ -97,15 +99,26 @@ class Batches:
         xb = normalize(self.x[idx], self.mean)
         if self.do_augment:
             offsets, flips = draw_augmentation(len(idx), self.pad, self.gen)
-            xb = augment(xb, to_device(offsets, self.device), to_device(flips, self.device), self.pad)
+            xb = augment(
+                xb, to_device(offsets, self.device), to_device(flips, self.device), self.pad
+            )
         return xb, self.y[idx]
 
     def state_dict(self) -> dict:
-        return {"gen": self.gen.get_state(), "perm": self.perm.clone(), "pos": self.pos, "epoch": self.epoch}
+        return {
+            "gen": self.gen.get_state(),
+            "perm": self.perm.clone(),
+            "pos": self.pos,
+            "epoch": self.epoch,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.gen.set_state(state["gen"])
-        self.perm, self.pos, self.epoch = state["perm"].clone(), int(state["pos"]), int(state["epoch"])
+        self.perm, self.pos, self.epoch = (
+            state["perm"].clone(),
+            int(state["pos"]),
+            int(state["epoch"]),
+        )
 
 
 def evaluate_batches(

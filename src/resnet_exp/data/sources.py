@@ -45,6 +45,7 @@ def dataset_identity(source: str, root: str | Path) -> str:
 
 # --- CIFAR-10 / CIFAR-100: the original python pickles, downloaded by torchvision ---------------
 
+
 def _cifar_meta(name: str):
     from torchvision.datasets import CIFAR10, CIFAR100
 
@@ -63,11 +64,15 @@ def _extract_local_archive(archive: Path, md5: str, root: Path, verify: bool) ->
     from torchvision.datasets.utils import check_integrity, extract_archive
 
     if verify and not check_integrity(str(archive), md5):
-        raise UserError(f"{archive} is corrupted (md5 mismatch); replace it with the original archive")
+        raise UserError(
+            f"{archive} is corrupted (md5 mismatch); replace it with the original archive"
+        )
     try:
         extract_archive(str(archive), str(root))
     except Exception as e:
-        raise UserError(f"cannot unpack {archive} ({type(e).__name__}: {e}); replace it with the original archive") from None
+        raise UserError(
+            f"cannot unpack {archive} ({type(e).__name__}: {e}); replace it with the original archive"
+        ) from None
 
 
 def load_cifar(name: str, root: str | Path, download: bool = True, verify: bool = True) -> Dataset:
@@ -85,7 +90,9 @@ def load_cifar(name: str, root: str | Path, download: bool = True, verify: bool 
         _extract_local_archive(archive, meta.tgz_md5, root, verify)
     if not all((folder / f).is_file() for f in files):
         if not download:
-            raise UserError(f"{name} not found under {root} (expected {folder}); set data.download=true or point data.root at a copy")
+            raise UserError(
+                f"{name} not found under {root} (expected {folder}); set data.download=true or point data.root at a copy"
+            )
         try:
             meta(root=str(root), train=True, download=True)  # fetches the archive, checks its md5
         except Exception as e:  # no network, unwritable root, bad archive ...
@@ -99,7 +106,9 @@ def load_cifar(name: str, root: str | Path, download: bool = True, verify: bool 
 
         for fname, md5 in meta.train_list + meta.test_list:
             if not check_integrity(str(folder / fname), md5):
-                raise UserError(f"{folder / fname} is corrupted (md5 mismatch); delete {folder} and run again to re-download")
+                raise UserError(
+                    f"{folder / fname} is corrupted (md5 mismatch); delete {folder} and run again to re-download"
+                )
     label_key = "labels" if name == "cifar10" else "fine_labels"
     try:
         train = [_read_cifar_batch(folder / f, label_key) for f, _ in meta.train_list]
@@ -107,16 +116,21 @@ def load_cifar(name: str, root: str | Path, download: bool = True, verify: bool 
         with open(folder / meta.meta["filename"], "rb") as f:
             classes = list(pickle.load(f, encoding="latin1")[meta.meta["key"]])
     except (OSError, pickle.UnpicklingError, KeyError, ValueError, EOFError) as e:
-        raise UserError(f"cannot read {name} under {folder} ({type(e).__name__}: {e}); delete it and download again") from None
+        raise UserError(
+            f"cannot read {name} under {folder} ({type(e).__name__}: {e}); delete it and download again"
+        ) from None
     cat = lambda parts, i: torch.from_numpy(np.concatenate([p[i] for p in parts]))  # noqa: E731
     return Dataset(name, cat(train, 0), cat(train, 1), cat(test, 0), cat(test, 1), classes)
 
 
 # --- ImageFolder layout: root/{train,test}/<class>/*.jpg ----------------------------------------
 
+
 def list_image_folder(split_dir: Path) -> tuple[list[tuple[Path, int]], list[str]]:
     """Files and labels in ImageFolder order (classes sorted by name, files sorted)."""
-    classes = sorted(d.name for d in split_dir.iterdir() if d.is_dir() and not d.name.startswith("."))
+    classes = sorted(
+        d.name for d in split_dir.iterdir() if d.is_dir() and not d.name.startswith(".")
+    )
     files = [
         (p, label)
         for label, c in enumerate(classes)
@@ -143,7 +157,9 @@ def _decode(files: list[tuple[Path, int]], image_size: int) -> tuple[torch.Tenso
     return torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), y
 
 
-def load_image_folder(root: str | Path, image_size: int = 32, cache_dir: str | Path | None = None) -> Dataset:
+def load_image_folder(
+    root: str | Path, image_size: int = 32, cache_dir: str | Path | None = None
+) -> Dataset:
     """Decode root/train and root/test once into uint8 tensors; cache them under `cache_dir`."""
     from resnet_exp.data.cache import cached
 
@@ -151,7 +167,9 @@ def load_image_folder(root: str | Path, image_size: int = 32, cache_dir: str | P
     splits = {s: root / s for s in ("train", "test")}
     missing = [str(p) for p in splits.values() if not p.is_dir()]
     if missing:
-        raise UserError(f"image folder dataset not found: {', '.join(missing)} missing (expected ROOT/train/<class>/*.jpg and ROOT/test/<class>/*.jpg); set data.root")
+        raise UserError(
+            f"image folder dataset not found: {', '.join(missing)} missing (expected ROOT/train/<class>/*.jpg and ROOT/test/<class>/*.jpg); set data.root"
+        )
     listed = {s: list_image_folder(p) for s, p in splits.items()}
     classes = listed["train"][1]
     if not classes or not listed["train"][0]:
@@ -166,18 +184,32 @@ def load_image_folder(root: str | Path, image_size: int = 32, cache_dir: str | P
 
     files = [f for s in ("train", "test") for f, _ in listed[s][0]]
     arrays = cached(decode, files, image_size, cache_dir)
-    return Dataset(dataset_identity("imagefolder", root), arrays["train_x"], arrays["train_y"], arrays["test_x"], arrays["test_y"], classes)
+    return Dataset(
+        dataset_identity("imagefolder", root),
+        arrays["train_x"],
+        arrays["train_y"],
+        arrays["test_x"],
+        arrays["test_y"],
+        classes,
+    )
 
 
 # --- synthetic: learnable random data of CIFAR's shape, for tests and quick runs ------------------
 
+
 def make_synthetic(
-    train_size: int = 512, test_size: int = 256, num_classes: int = 10, image_size: int = 32, seed: int = 0
+    train_size: int = 512,
+    test_size: int = 256,
+    num_classes: int = 10,
+    image_size: int = 32,
+    seed: int = 0,
 ) -> Dataset:
     """Each class is a fixed random low-frequency colour pattern plus per-image noise."""
     g = torch.Generator().manual_seed(seed)
     patterns = torch.rand(num_classes, 3, 4, 4, generator=g) * 160 + 48
-    patterns = torch.nn.functional.interpolate(patterns, size=image_size, mode="bilinear", align_corners=False)
+    patterns = torch.nn.functional.interpolate(
+        patterns, size=image_size, mode="bilinear", align_corners=False
+    )
 
     def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
         y = torch.randint(num_classes, (n,), generator=g)
@@ -207,5 +239,7 @@ def load_dataset(
     if name == "imagefolder":
         return load_image_folder(root, image_size=image_size, cache_dir=cache_dir)
     if name == "synthetic":
-        return make_synthetic(synthetic_train_size, synthetic_test_size, num_classes, image_size, seed)
+        return make_synthetic(
+            synthetic_train_size, synthetic_test_size, num_classes, image_size, seed
+        )
     raise UserError(f"unknown data source {name!r}; choose one of {', '.join(SOURCES)}")
