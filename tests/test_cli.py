@@ -258,3 +258,10 @@ def test_built_wheel_carries_its_configs(tmp_path: Path) -> None:
         env=env,
     )
     assert where.stdout.strip().startswith(str(site))
+
+
+def test_run_dir_with_an_interpolation_is_not_created_literally(tmp_path: Path) -> None:
+    r = run_cli(["train", *TINY, "hydra.run.dir=out/fixed/${name}"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "out" / "fixed" / "${name}").exists()
+    assert (only_run_dir(tmp_path / "out" / "fixed").parent) == tmp_path / "out" / "fixed"

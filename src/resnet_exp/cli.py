@@ -119,7 +119,8 @@ def check_out_root(args: list[str]) -> None:
         if a.startswith(("out_root=", "hydra.run.dir=", "hydra.sweep.dir="))
     ]
     for root in roots or ["outputs"]:
-        path = Path(root).expanduser()
+        # hydra.run.dir=out/${name}: only the part before an interpolation is known yet.
+        path = Path(root.split("${", 1)[0] or ".").expanduser()
         try:
             ensure_writable_dir(path)
         except OSError as e:
