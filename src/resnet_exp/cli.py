@@ -53,6 +53,14 @@ def _remove_if_empty_run(run_dir: Path) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def _job_ended_early(code: int, status: str, multirun: bool) -> None:
+    """Record a job that never trained; a single run exits now, a sweep goes on to the next job."""
+    _Sweep.codes.append(code)
+    _Sweep.statuses.append(status)
+    if not multirun:
+        raise SystemExit(code)
+
+
 def _task(cfg) -> None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
@@ -69,10 +77,7 @@ def _task(cfg) -> None:
     except UserError as e:
         _remove_if_empty_run(run_dir)
         err.print(f"[bold red]error:[/] {e}", soft_wrap=True)
-        _Sweep.codes.append(e.exit_code)
-        _Sweep.statuses.append("bad input")
-        if not multirun:
-            raise SystemExit(e.exit_code) from None
+        _job_ended_early(e.exit_code, "bad input", multirun)
         return
     except Exception as e:  # a bug or an environment failure (e.g. out of memory) while setting up
         logging.getLogger("resnet_exp").error("run failed:\n%s", traceback.format_exc())
@@ -80,10 +85,7 @@ def _task(cfg) -> None:
             f"[bold red]failed:[/] {type(e).__name__}: {e} (traceback in {run_dir / 'train.log'})",
             soft_wrap=True,
         )
-        _Sweep.codes.append(1)
-        _Sweep.statuses.append("failed")
-        if not multirun:
-            raise SystemExit(1) from None
+        _job_ended_early(1, "failed", multirun)
         return
     style = {"completed": "green", "interrupted": "yellow", "diverged": "red", "failed": "red"}[
         outcome.status

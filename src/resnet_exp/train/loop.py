@@ -224,13 +224,9 @@ class Trainer:
             self.wall_time_s += dt
             self.step_time_s += dt
             it = self.iteration
-            boundary = (
-                it % L.log_every == 0
-                or it % L.eval_every == 0
-                or it % L.checkpoint_every == 0
-                or it == L.iterations
-            )
-            if (check_every_step or boundary) and self.check_divergence():
+            # Checked before anything is logged (no NaN records); checkpoints check again below.
+            emits = it % L.log_every == 0 or it % L.eval_every == 0 or it == L.iterations
+            if (check_every_step or emits) and self.check_divergence():
                 return "diverged"
             if it % L.log_every == 0 or it == L.iterations:
                 emit(self.window_record())

@@ -208,9 +208,8 @@ def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
         channels_last = default_channels_last(device, m.width)
     trainer = Trainer(model, batches, eval_sets, mean, spec.optim, spec.loop, device, channels_last)
     prov = provenance(describe_device(device), spec.loop.seed)
-    prov["overrides"] = (
-        spec.overrides
-    )  # this job's own overrides (the command may be a whole sweep)
+    # This job's own overrides: the command line may be a whole sweep.
+    prov["overrides"] = spec.overrides
     if checkpoint is not None:
         trainer.load_state_dict(checkpoint["trainer"])
         restore_rng(checkpoint["rng"])
