@@ -95,6 +95,10 @@ def test_cuda_without_cuda_is_a_one_line_error(capsys) -> None:
         ["--batch-size", "128", "--train-size", "64"],
         ["--device", "cpu", "--precision", "bf16"],
         ["--json", "/no/such/folder/bench.json"],
+        ["--block", "plain,bottleneck"],
+        ["--processes", "0"],
+        ["--processes", "2", "--only", "baseline"],
+        ["--sweep-iterations", "0"],
     ],
 )
 def test_bad_flags_return_2_with_one_line(argv: list[str], capsys) -> None:
@@ -102,3 +106,89 @@ def test_bad_flags_return_2_with_one_line(argv: list[str], capsys) -> None:
     captured = capsys.readouterr()
     assert len(captured.err.strip().splitlines()) == 1
     assert captured.out == ""
+
+
+def test_blocks_and_projection(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    argv = [
+        *TINY,
+        "--only",
+        "resnet-exp",
+        "--block",
+        "plain,residual",
+        "--sweep-iterations",
+        "3000",
+    ]
+    assert main([*argv, "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert [(r["block"], r["net"]) for r in data["results"]] == [
+        ("plain", "plain-8-w4"),
+        ("residual", "residual-8-w4"),
+    ]
+    p = data["projection"]
+    assert (
+        p["processes"] == 1
+        and p["iterations"] == 3000
+        and p["nets"] == ["plain-8-w4", "residual-8-w4"]
+    )
+    for run, row in zip(p["runs"], data["results"], strict=True):
+        assert run["train_s"] == pytest.approx(3000 * row["ms_per_step"] / 1000)
+        assert 0 < run["eval_s_estimate"] < run["train_s"]
+    # One process: the runs follow one another.
+    assert p["sweep_s"] == pytest.approx(sum(r["total_s"] for r in p["runs"]))
+    assert data["paper_figure6"] is False
+
+
+def test_processes_share_the_device_and_add_up(tmp_path: Path, capsys) -> None:
+    """Two spawned copies time their windows side by side; the row is their sum."""
+    out = tmp_path / "bench.json"
+    assert main([*TINY, "--windows", "2", "--processes", "2", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    (row,) = data["results"]  # --processes implies --only resnet-exp
+    assert row["path"] == "resnet-exp" and row["processes"] == 2
+    ips = row["images_per_s"]
+    assert len(ips["per_process_medians"]) == 2 and len(ips["windows"]) == 2
+    assert ips["wall"] > 0
+    assert row["config"]["threads"] == 1  # the machine's cores shared out, at least one each
+    # ms/step is one process's step: K images batches per (sum of rates).
+    assert row["ms_per_step"] == pytest.approx(1000 * 8 * 2 / ips["median"])
+    assert row["peak_memory"]["kind"].startswith("sum over 2 processes")
+    p = data["projection"]
+    assert p["processes"] == 2 and p["sweep_s"] == pytest.approx(p["runs"][0]["total_s"])
+    assert "2 at a time" in capsys.readouterr().out
+
+
+def test_combine_adds_window_rates_and_keeps_the_wall_clock() -> None:
+    from resnet_exp.bench.measure import Measurement, combine
+
+    def part(rates: list[float], start: float, end: float) -> Measurement:
+        return Measurement(
+            "residual-8", "residual", 8, "resnet-exp", 10, rates, 1.0, 100, "kind", 1.0, 3.0,
+            {"threads": 1, "start": start, "end": end},
+        )  # fmt: skip
+
+    m = combine([part([100.0, 200.0], 0.0, 2.0), part([50.0, 70.0], 0.5, 4.0)], steps=5)
+    assert m.window_images_per_s == [150.0, 270.0] and m.processes == 2
+    assert m.per_process_images_per_s == [150.0, 60.0]
+    assert m.wall_images_per_s == pytest.approx(2 * 2 * 5 * 10 / 4.0)  # 200 images in 4 s
+    assert m.peak_memory_bytes == 200 and "start" not in m.config
+
+
+@pytest.mark.parametrize(
+    ("iterations", "every", "n"), [(64000, 2000, 32), (3000, 750, 4), (1000, 300, 4)]
+)
+def test_evaluations_count_the_final_one_once(iterations: int, every: int, n: int) -> None:
+    from resnet_exp.bench.projection import evaluations
+
+    assert evaluations(iterations, every) == n
+
+
+def test_figure6_is_recognised() -> None:
+    from resnet_exp.bench.cli import is_figure6
+    from resnet_exp.bench.settings import parse_settings
+
+    assert is_figure6(parse_settings(["--block", "plain,residual", "--depths", "20,32,44,56"]))
+    assert not is_figure6(parse_settings(["--block", "plain,residual", "--depths", "20,56"]))
+    assert not is_figure6(
+        parse_settings(["--block", "residual,plain", "--depths", "20,32,44,56", "--width", "8"])
+    )

@@ -169,6 +169,69 @@ def test_sigterm_checkpoints_and_the_same_command_resumes(tmp_path: Path) -> Non
     assert steps == list(range(10, 601, 10))  # none duplicated, none missing
 
 
+JOBLIB = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+
+
+def test_parallel_sweep_reports_every_job(tmp_path: Path) -> None:
+    """With the joblib launcher the jobs run in worker processes; their outcomes still add up."""
+    r = run_cli(["train", "-m", *TINY, *JOBLIB, "depth=8,9,14", "sweep_name=p"], tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "2 completed" in r.stdout and "1 bad input" in r.stdout
+    summaries = list((tmp_path / "outputs" / "sweeps" / "p").rglob("summary.json"))
+    assert len(summaries) == 2
+
+
+def test_parallel_sweep_stops_on_sigterm_and_resumes(tmp_path: Path) -> None:
+    """SIGTERM to the process group (what Ctrl-C and schedulers do): both running jobs
+    checkpoint, the third never starts, and the same command finishes the sweep."""
+    args = ["train", "-m", *TINY, *JOBLIB, "seed=0,1,2", "iterations=1500",
+            "checkpoint_every=500", "log_every=10", "eval_every=500", "sweep_name=p"]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "resnet_exp", *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "RESNET_EXP_CACHE": str(tmp_path / ".cache")},
+        start_new_session=True,  # its own process group, as a shell gives a command
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        found = list((tmp_path / "outputs").rglob("metrics.jsonl"))
+        if len(found) == 2 and all(f.read_text().count("\n") >= 2 for f in found):
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        raise AssertionError("the two parallel jobs did not start")
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    summaries = [json.loads(p.read_text()) for p in (tmp_path / "outputs").rglob("summary.json")]
+    assert sorted(s["status"] for s in summaries) == ["interrupted", "interrupted"]
+    assert all(0 < s["iteration"] < 1500 for s in summaries)
+
+    again = run_cli(args, tmp_path, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "3 completed" in again.stdout
+
+
+def test_parallel_jobs_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from omegaconf import OmegaConf
+
+    from resnet_exp import cli
+
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 8)
+    try:
+        cli._share_threads(OmegaConf.create({"launcher": {"n_jobs": 4}}))
+        assert torch.get_num_threads() == 2
+        cli._share_threads(OmegaConf.create({"launcher": {"n_jobs": 16}}))
+        assert torch.get_num_threads() == 1  # never zero
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_tiny_sweep_then_report(tmp_path: Path) -> None:
     r = run_cli(
         [

@@ -312,3 +312,35 @@ def test_warmup_holds_a_small_lr_until_the_error_falls(tmp_path: Path) -> None:
     )
     lrs = [r["lr"] for r in read_jsonl(tmp_path / "metrics.jsonl") if r["kind"] == "train"]
     assert lrs[0] == 0.02 and lrs[-1] == 0.05 and sorted(set(lrs)) == [0.02, 0.05]
+
+
+def test_compiled_run_saves_the_plain_module_and_resumes_eagerly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """compile=true is a speed setting: same run name, and checkpoints an eager run continues."""
+    compiled, eager = tiny_spec("compile=true"), tiny_spec()
+    assert compiled.loop.compile == "default" and compiled.name == eager.name
+    with monkeypatch.context() as m:
+        interrupt_at(m, 7)  # after the compiled evaluation at 6
+        assert runner.run(compiled, tmp_path).status == "interrupted"
+    assert not any(k.startswith("_orig_mod") for k in final_weights(tmp_path))
+    assert runner.run(eager, tmp_path).status == "completed"
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["provenance"]["resumed_from"]["iteration"] == 7
+    records = read_jsonl(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in records if r["kind"] == "eval"] == [6, 12]
+    assert all(0 <= r["test_error"] <= 1 for r in records if r["kind"] == "eval")
+
+
+@pytest.mark.parametrize(
+    ("value", "mode"), [(False, None), (True, "default"), ("reduce-overhead", "reduce-overhead")]
+)
+def test_compile_values(value: object, mode: str | None) -> None:
+    from resnet_exp.build import compile_mode
+
+    assert compile_mode(value) == mode
+
+
+def test_unknown_compile_mode_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="compile=fast"):
+        tiny_spec("compile=fast")

@@ -31,6 +31,7 @@ NON_RESULT_KEYS = frozenset(
         "eval_batch_size",
         "threads",
         "channels_last",
+        "compile",
         "name",
         "tag",
         "data.root",
@@ -42,6 +43,20 @@ NON_RESULT_KEYS = frozenset(
 )
 # Keys already spelled out in the name: block-depth_shortcut_init_sSEED.
 NAMED_KEYS = frozenset({"block", "depth", "shortcut", "init", "seed"})
+
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+
+
+def compile_mode(value: Any) -> str | None:
+    """compile=false (eager) | true (torch.compile's default mode) | a mode name."""
+    if value is False or value is None:
+        return None
+    if value is True:
+        return "default"
+    if value in COMPILE_MODES:
+        return str(value)
+    raise UserError(f"compile={value} must be false, true or one of {', '.join(COMPILE_MODES)}")
 
 
 def _integer(value: Any, key: str, minimum: int | None = 1) -> int:
@@ -171,6 +186,8 @@ def spec_from_config(
         precision=c["precision"],
         channels_last=_flag(c["channels_last"], "channels_last"),
         threads=_optional_integer(c["threads"], "threads"),
+        # .get: configs recorded before the key existed must still resume and report.
+        compile=compile_mode(c.get("compile", False)),
         progress=_bool(c["progress"], "progress"),
     )
     return RunSpec(

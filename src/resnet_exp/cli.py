@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
 import signal
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 
@@ -40,11 +43,48 @@ def config_dir() -> Path:
     raise RuntimeError("resnet-exp's configs are missing (conf/train.yaml); reinstall the package")
 
 
-class _Sweep:
-    """Exit codes of the jobs of this invocation (one for a run, several for -m)."""
+# Where each job of this invocation records its exit code and status: a file, not a list in
+# memory, because with `hydra/launcher=joblib` the jobs run in worker processes.
+JOBS_FILE_ENV = "RESNET_EXP_JOBS_FILE"
+PARENT_PID_ENV = "RESNET_EXP_PARENT_PID"
 
-    codes: list[int] = []
-    statuses: list[str] = []
+
+def _record_job(code: int, status: str) -> None:
+    path = os.environ.get(JOBS_FILE_ENV)
+    if path:
+        with open(path, "a") as f:  # one short line per job: an append is atomic
+            f.write(json.dumps({"code": code, "status": status}) + "\n")
+
+
+def _read_jobs(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _sweep_interrupted() -> bool:
+    """Whether a job of this invocation was interrupted. Jobs that start later (a joblib worker
+    taking its next job after Ctrl-C) must not train: the user asked the sweep to stop."""
+    path = os.environ.get(JOBS_FILE_ENV)
+    return bool(path) and any(j["status"] == "interrupted" for j in _read_jobs(Path(path)))
+
+
+def _in_worker_process() -> bool:
+    return os.environ.get(PARENT_PID_ENV, str(os.getpid())) != str(os.getpid())
+
+
+def _share_threads(hc) -> None:
+    """K parallel jobs (joblib launcher) each taking every core would oversubscribe them: unless
+    `threads` is set, each job gets an equal share."""
+    from omegaconf import OmegaConf
+
+    n_jobs = int(OmegaConf.select(hc, "launcher.n_jobs", default=1) or 1)
+    if n_jobs == -1:
+        n_jobs = os.cpu_count() or 1
+    if n_jobs > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // n_jobs))
 
 
 def _remove_if_empty_run(run_dir: Path) -> None:
@@ -55,8 +95,7 @@ def _remove_if_empty_run(run_dir: Path) -> None:
 
 def _job_ended_early(code: int, status: str, multirun: bool) -> None:
     """Record a job that never trained; a single run exits now, a sweep goes on to the next job."""
-    _Sweep.codes.append(code)
-    _Sweep.statuses.append(status)
+    _record_job(code, status)
     if not multirun:
         raise SystemExit(code)
 
@@ -71,8 +110,13 @@ def _task(cfg) -> None:
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     run_dir = Path(hc.runtime.output_dir)
+    if multirun and _sweep_interrupted():
+        _remove_if_empty_run(run_dir)  # Hydra made the folder; the job never started
+        return
     try:
         spec = spec_from_config(cfg, multirun=multirun, overrides=list(hc.overrides.task))
+        if spec.loop.threads is None:
+            _share_threads(hc)
         outcome = run(spec, run_dir)
     except UserError as e:
         _remove_if_empty_run(run_dir)
@@ -91,10 +135,10 @@ def _task(cfg) -> None:
         outcome.status
     ]
     out.print(f"[{style}]{outcome.message}[/]", soft_wrap=True)
-    _Sweep.codes.append(outcome.exit_code)
-    _Sweep.statuses.append(outcome.status)
-    if outcome.status == "interrupted" and multirun:
-        # The user asked to stop: stop the whole sweep, not just this run.
+    _record_job(outcome.exit_code, outcome.status)
+    if outcome.status == "interrupted" and multirun and not _in_worker_process():
+        # The user asked to stop: stop the whole sweep, not just this run. (A joblib worker
+        # returns instead; the stop reached its parent too, which ends the sweep.)
         raise SystemExit(outcome.exit_code)
 
 
@@ -138,14 +182,23 @@ def train_main(args: list[str]) -> int:
 
     register_resolvers()
     check_out_root(args)
-    _Sweep.codes, _Sweep.statuses = [], []
     sys.argv = ["resnet-exp train", *args]
     app = hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")(_task)
-    app()
-    if len(_Sweep.codes) > 1:
-        counts = {s: _Sweep.statuses.count(s) for s in dict.fromkeys(_Sweep.statuses)}
+    with tempfile.TemporaryDirectory(prefix="resnet-exp-") as tmp:
+        jobs_file = Path(tmp) / "jobs.jsonl"
+        # Set before Hydra starts any worker, so the workers inherit them.
+        os.environ[JOBS_FILE_ENV], os.environ[PARENT_PID_ENV] = str(jobs_file), str(os.getpid())
+        try:
+            app()
+        finally:
+            jobs = _read_jobs(jobs_file)
+            for key in (JOBS_FILE_ENV, PARENT_PID_ENV):
+                os.environ.pop(key, None)
+    if len(jobs) > 1:
+        statuses = [j["status"] for j in jobs]
+        counts = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
         out.print("sweep: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
-    return max(_Sweep.codes, default=0)
+    return max((j["code"] for j in jobs), default=0)
 
 
 def _sigterm_as_interrupt(signum: int, frame: object) -> None:

@@ -57,6 +57,7 @@ class LoopSpec:
     precision: str = "fp32"
     channels_last: bool | None = None  # None: decide by device
     threads: int | None = None
+    compile: str | None = None  # torch.compile mode (default, reduce-overhead, ...), None: eager
     progress: bool = True
 
 

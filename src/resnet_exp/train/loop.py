@@ -59,6 +59,11 @@ class Trainer:
     ) -> None:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model = model.to(device, memory_format=self.memory_format)
+        # Steps and evaluations call `run_model`; `model`, the plain module, is what is saved and
+        # loaded, so a checkpoint is the same with or without torch.compile.
+        self.run_model = (
+            torch.compile(self.model, mode=loop.compile) if loop.compile else self.model
+        )
         self.batches, self.eval_sets, self.mean = batches, eval_sets, mean
         self.optim_spec, self.loop, self.device = optim, loop, device
         self.optimizer = make_optimizer(self.model, optim)
@@ -133,7 +138,7 @@ class Trainer:
         x = x.contiguous(memory_format=self.memory_format)
         self.model.train()
         with self.autocast():
-            logits = self.model(x)
+            logits = self.run_model(x)
             loss = F.cross_entropy(logits.float(), y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -187,16 +192,19 @@ class Trainer:
         self.model.eval()
         record: dict = {"kind": "eval", "step": self.iteration}
         for es in self.eval_sets:
-            wrong, loss_sum = 0, 0.0
+            # Summed on the device and read once per set: an .item() per batch would make the
+            # host wait for every batch before queueing the next one.
+            wrong = torch.zeros((), dtype=torch.int64, device=self.device)
+            loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
             for x, y in evaluate_batches(
                 es.x, es.y, self.mean, self.loop.eval_batch_size, self.device
             ):
                 with self.autocast():
-                    logits = self.model(x.contiguous(memory_format=self.memory_format)).float()
-                loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
-                wrong += (logits.argmax(1) != y).sum().item()
-            record[f"{es.name}_error"] = wrong / len(es.y)
-            record[f"{es.name}_loss"] = loss_sum / len(es.y)
+                    logits = self.run_model(x.contiguous(memory_format=self.memory_format)).float()
+                loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
+                wrong += (logits.argmax(1) != y).sum()
+            record[f"{es.name}_error"] = wrong.item() / len(es.y)
+            record[f"{es.name}_loss"] = loss_sum.item() / len(es.y)
         record["wall_time_s"] = round(self.wall_time_s, 3)
         self.last_eval = record
         return record

@@ -1,0 +1,76 @@
+"""How long a sweep of the measured nets would take at paper scale, from the measured step times.
+
+A run is `iterations` training steps plus an evaluation of the 10k test images every
+`eval_every` steps. Steps are timed by the bench; evaluation is estimated from FLOPs (a forward
+pass is about a third of a training step per image), which overestimates it a little, since
+evaluation runs at a larger batch with no backward pass. Start-up, checkpoints and logging
+are not counted (seconds per run against the minutes of training).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from resnet_exp.bench.measure import Measurement
+from resnet_exp.bench.settings import CIFAR_TEST_SIZE, PAPER_EVAL_EVERY
+
+
+@dataclass(frozen=True)
+class RunProjection:
+    net: str
+    ms_per_step: float
+    train_s: float
+    eval_s: float
+
+    @property
+    def total_s(self) -> float:
+        return self.train_s + self.eval_s
+
+
+def evaluations(iterations: int, eval_every: int) -> int:
+    # The loop evaluates every eval_every steps and at the last step, once if they coincide.
+    return iterations // eval_every + (iterations % eval_every != 0)
+
+
+def project_run(
+    m: Measurement,
+    iterations: int,
+    eval_every: int = PAPER_EVAL_EVERY,
+    test_size: int = CIFAR_TEST_SIZE,
+) -> RunProjection:
+    step_s = m.ms_per_step / 1000.0
+    per_process_images_per_s = m.batch_size / step_s
+    eval_images = evaluations(iterations, eval_every) * test_size
+    forward_share = m.forward_flops_per_image / m.train_flops_per_image
+    eval_s = eval_images * forward_share / per_process_images_per_s
+    return RunProjection(m.net, m.ms_per_step, iterations * step_s, eval_s)
+
+
+def project_sweep(results: list[Measurement], iterations: int) -> dict | None:
+    """The resnet-exp rows' runs, one after another (K = 1) or K at a time (measured with
+    --processes K): sum of run times / K, and never less than the longest run."""
+    rows = [m for m in results if m.path == "resnet-exp"]
+    if not rows:
+        return None
+    processes = rows[0].processes
+    runs = [project_run(m, iterations) for m in rows]
+    serial_s = sum(r.total_s for r in runs)
+    total_s = max(serial_s / processes, max(r.total_s for r in runs))
+    return {
+        "iterations": iterations,
+        "eval_every": PAPER_EVAL_EVERY,
+        "test_size": CIFAR_TEST_SIZE,
+        "processes": processes,
+        "nets": [m.net for m in rows],
+        "runs": [
+            {
+                "net": r.net,
+                "ms_per_step": r.ms_per_step,
+                "train_s": r.train_s,
+                "eval_s_estimate": r.eval_s,
+                "total_s": r.total_s,
+            }
+            for r in runs
+        ],
+        "sweep_s": total_s,
+    }

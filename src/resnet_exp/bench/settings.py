@@ -1,0 +1,233 @@
+"""What `resnet-exp bench` was asked to measure: flags in, checked `Settings` out."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from resnet_exp.build import COMPILE_MODES
+from resnet_exp.errors import UserError
+from resnet_exp.models.net import BLOCKS, check_depth
+from resnet_exp.models.shortcuts import SHORTCUTS
+from resnet_exp.train.loop import default_channels_last
+from resnet_exp.train.runner import resolve_device
+
+PROG = "resnet-exp bench"
+PATHS = ("resnet-exp", "baseline")
+# The paper's protocol: 64k iterations per run, test error every 2000 (our default eval_every).
+PAPER_ITERATIONS = 64000
+PAPER_EVAL_EVERY = 2000
+CIFAR_TEST_SIZE = 10000
+
+
+@dataclass(frozen=True)
+class Settings:
+    depths: tuple[int, ...]
+    blocks: tuple[str, ...]
+    shortcut: str
+    width: int
+    batch_size: int
+    steps: int
+    windows: int
+    warmup: int
+    device: str
+    channels_last: str  # auto | on | off
+    precision: str  # auto | fp32 | bf16
+    compile: bool
+    compile_mode: str
+    threads: int | None
+    only: str | None
+    processes: int
+    num_workers: int
+    train_size: int
+    seed: int
+    sweep_iterations: int
+    json: str | None
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return (self.only,) if self.only else PATHS
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Settings that depend on the device, decided once so both paths and the record agree."""
+
+    device: torch.device
+    channels_last: bool
+    precision: str
+
+    def to_json(self) -> dict:
+        return {
+            "device": str(self.device),
+            "channels_last": self.channels_last,
+            "precision": self.precision,
+        }
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse prints usage and exits; the CLI contract is one line on stderr and status 2.
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{PROG}: {message} (see {PROG} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=PROG,
+        description="Training throughput (images/s, median of timed windows) and peak memory of "
+        "resnet-exp's training step vs a torchvision/DataLoader baseline, on synthetic "
+        "CIFAR-shaped data, and the time a paper-scale sweep of the measured nets would take.",
+    )
+    p.add_argument("--depths", default="20,56", help="comma-separated depths 6n+2 (default 20,56)")
+    p.add_argument(
+        "--block",
+        default="residual",
+        help=f"comma-separated blocks from {', '.join(BLOCKS)} (default residual)",
+    )
+    p.add_argument("--shortcut", default="A", choices=SHORTCUTS)
+    p.add_argument("--width", type=int, default=16, help="base filters (default 16)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--steps", type=int, default=10, help="steps per timed window (default 10)")
+    p.add_argument("--windows", type=int, default=5, help="timed windows (default 5)")
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="untimed steps first (default 5; 20 with --compile)",
+    )
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--channels-last", default="auto", choices=("auto", "on", "off"))
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16"),
+        help="resnet-exp path only; auto = bf16 on CUDA, fp32 on CPU (the baseline is always fp32)",
+    )
+    p.add_argument(
+        "--compile", action="store_true", help="wrap resnet-exp's model in torch.compile"
+    )
+    p.add_argument("--compile-mode", default="default", choices=COMPILE_MODES)
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (per process with --processes; default: the cores shared out)",
+    )
+    p.add_argument("--only", choices=PATHS, default=None, help="measure one path only")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="run K copies of the resnet-exp path at once on the device and report their sum "
+        "(several runs sharing one GPU); implies --only resnet-exp (default 1)",
+    )
+    p.add_argument(
+        "--num-workers",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="baseline DataLoader workers (default min(4, cpu count))",
+    )
+    p.add_argument("--train-size", type=int, default=5000, help="synthetic training images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--sweep-iterations",
+        type=int,
+        default=PAPER_ITERATIONS,
+        help=f"iterations per run for the projected sweep time (default {PAPER_ITERATIONS}, the paper's)",
+    )
+    p.add_argument("--json", metavar="PATH", default=None, help="also write every number here")
+    return p
+
+
+def parse_depths(text: str) -> tuple[int, ...]:
+    try:
+        depths = tuple(int(d) for d in text.split(",") if d.strip())
+    except ValueError:
+        raise UserError(f"--depths {text!r} must be comma-separated integers, e.g. 20,56") from None
+    if not depths:
+        raise UserError("--depths is empty; give e.g. 20,56")
+    for d in depths:
+        check_depth(d)
+    return tuple(dict.fromkeys(depths))  # a depth given twice is measured once
+
+
+def parse_blocks(text: str) -> tuple[str, ...]:
+    blocks = tuple(dict.fromkeys(b.strip() for b in text.split(",") if b.strip()))
+    unknown = [b for b in blocks if b not in BLOCKS]
+    if not blocks or unknown:
+        raise UserError(
+            f"--block {text!r}: choose from {', '.join(BLOCKS)}, comma-separated (e.g. plain,residual)"
+        )
+    return blocks
+
+
+def check_positive(**values: int | None) -> None:
+    for name, value in values.items():
+        if value is not None and value < 1:
+            raise UserError(f"--{name.replace('_', '-')}={value} must be at least 1")
+
+
+def parse_settings(argv: list[str]) -> Settings:
+    a = build_parser().parse_args(argv)
+    check_positive(
+        width=a.width,
+        batch_size=a.batch_size,
+        steps=a.steps,
+        windows=a.windows,
+        threads=a.threads,
+        processes=a.processes,
+        sweep_iterations=a.sweep_iterations,
+    )
+    if (a.warmup is not None and a.warmup < 0) or a.num_workers < 0:
+        raise UserError("--warmup and --num-workers must not be negative")
+    if a.train_size < a.batch_size:
+        raise UserError(f"--train-size={a.train_size} is smaller than --batch-size={a.batch_size}")
+    if a.processes > 1 and a.only == "baseline":
+        raise UserError(
+            "--processes shares the device between copies of the resnet-exp path; drop --only baseline"
+        )
+    if a.json is not None and not Path(a.json).expanduser().parent.is_dir():
+        # Checked now, not after minutes of measuring.
+        raise UserError(f"--json {a.json}: the folder {Path(a.json).parent} does not exist")
+    warmup = a.warmup if a.warmup is not None else (20 if a.compile else 5)
+    return Settings(
+        depths=parse_depths(a.depths),
+        blocks=parse_blocks(a.block),
+        shortcut=a.shortcut,
+        width=a.width,
+        batch_size=a.batch_size,
+        steps=a.steps,
+        windows=a.windows,
+        warmup=warmup,
+        device=a.device,
+        channels_last=a.channels_last,
+        precision=a.precision,
+        compile=a.compile,
+        compile_mode=a.compile_mode,
+        threads=a.threads,
+        # The baseline is what one training script does on its own; it is not shared out.
+        only="resnet-exp" if a.processes > 1 else a.only,
+        processes=a.processes,
+        num_workers=a.num_workers,
+        train_size=a.train_size,
+        seed=a.seed,
+        sweep_iterations=a.sweep_iterations,
+        json=a.json,
+    )
+
+
+def resolve(s: Settings) -> Resolved:
+    """The product's per-device defaults: bf16 on CUDA only; channels_last as `resnet-exp train`
+    decides it (default_channels_last)."""
+    device = resolve_device(s.device)
+    cuda = device.type == "cuda"
+    precision = s.precision if s.precision != "auto" else ("bf16" if cuda else "fp32")
+    if precision == "bf16" and not cuda:
+        raise UserError("--precision bf16 is for CUDA; on CPU use --precision fp32")
+    auto = default_channels_last(device, s.width)
+    channels_last = {"on": True, "off": False, "auto": auto}[s.channels_last]
+    return Resolved(device, channels_last, precision)
