@@ -181,9 +181,11 @@ def test_parallel_sweep_reports_every_job(tmp_path: Path) -> None:
     assert len(summaries) == 2
 
 
-def test_parallel_sweep_stops_on_sigterm_and_resumes(tmp_path: Path) -> None:
-    """SIGTERM to the process group (what Ctrl-C and schedulers do): both running jobs
-    checkpoint, the third never starts, and the same command finishes the sweep."""
+@pytest.mark.parametrize("to_group", [True, False], ids=["group", "parent-only"])
+def test_parallel_sweep_stops_on_sigterm_and_resumes(tmp_path: Path, to_group: bool) -> None:
+    """SIGTERM to the process group (what Ctrl-C and schedulers do), or to the launching process
+    alone (`kill PID`, which the workers never see): both running jobs checkpoint, the third
+    never starts, and the same command finishes the sweep."""
     args = ["train", "-m", *TINY, *JOBLIB, "seed=0,1,2", "iterations=1500",
             "checkpoint_every=500", "log_every=10", "eval_every=500", "sweep_name=p"]  # fmt: skip
     proc = subprocess.Popen(
@@ -204,7 +206,10 @@ def test_parallel_sweep_stops_on_sigterm_and_resumes(tmp_path: Path) -> None:
     else:
         proc.kill()
         raise AssertionError("the two parallel jobs did not start")
-    os.killpg(proc.pid, signal.SIGTERM)
+    if to_group:
+        os.killpg(proc.pid, signal.SIGTERM)
+    else:
+        proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, out + err
     summaries = [json.loads(p.read_text()) for p in (tmp_path / "outputs").rglob("summary.json")]
@@ -224,9 +229,12 @@ def test_parallel_jobs_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     threads = torch.get_num_threads()
     monkeypatch.setattr(cli.os, "cpu_count", lambda: 8)
     try:
-        cli._share_threads(OmegaConf.create({"launcher": {"n_jobs": 4}}))
+        assert cli._parallel_jobs(OmegaConf.create({"launcher": {"n_jobs": 4}})) == 4
+        assert cli._parallel_jobs(OmegaConf.create({"launcher": {"n_jobs": -1}})) == 8
+        assert cli._parallel_jobs(OmegaConf.create({"launcher": {}})) == 1  # basic launcher
+        cli._share_threads(4)
         assert torch.get_num_threads() == 2
-        cli._share_threads(OmegaConf.create({"launcher": {"n_jobs": 16}}))
+        cli._share_threads(16)
         assert torch.get_num_threads() == 1  # never zero
     finally:
         torch.set_num_threads(threads)

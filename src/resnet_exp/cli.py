@@ -10,6 +10,7 @@ import signal
 import sys
 import tempfile
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -17,6 +18,7 @@ from rich.console import Console
 from resnet_exp import __version__
 from resnet_exp.errors import UserError
 from resnet_exp.paths import ensure_writable_dir
+from resnet_exp.train.signals import SweepStop
 
 USAGE = f"""resnet-exp {__version__}: reproduce the degradation problem of He et al. (2015) on CIFAR
 
@@ -47,6 +49,7 @@ def config_dir() -> Path:
 # memory, because with `hydra/launcher=joblib` the jobs run in worker processes.
 JOBS_FILE_ENV = "RESNET_EXP_JOBS_FILE"
 PARENT_PID_ENV = "RESNET_EXP_PARENT_PID"
+STOP_FILE_ENV = "RESNET_EXP_STOP_FILE"  # exists once the user asked the sweep to stop
 
 
 def _record_job(code: int, status: str) -> None:
@@ -62,29 +65,38 @@ def _read_jobs(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def _stop_file() -> Path | None:
+    path = os.environ.get(STOP_FILE_ENV)
+    return Path(path) if path else None
+
+
 def _sweep_interrupted() -> bool:
-    """Whether a job of this invocation was interrupted. Jobs that start later (a joblib worker
-    taking its next job after Ctrl-C) must not train: the user asked the sweep to stop."""
-    path = os.environ.get(JOBS_FILE_ENV)
-    return bool(path) and any(j["status"] == "interrupted" for j in _read_jobs(Path(path)))
+    """Whether the user asked this invocation to stop, or one of its jobs was interrupted. Jobs
+    that start later (a joblib worker taking its next job after Ctrl-C) must not train."""
+    stop, jobs = _stop_file(), os.environ.get(JOBS_FILE_ENV)
+    if stop is not None and stop.exists():
+        return True
+    return bool(jobs) and any(j["status"] == "interrupted" for j in _read_jobs(Path(jobs)))
 
 
 def _in_worker_process() -> bool:
     return os.environ.get(PARENT_PID_ENV, str(os.getpid())) != str(os.getpid())
 
 
-def _share_threads(hc) -> None:
-    """K parallel jobs (joblib launcher) each taking every core would oversubscribe them: unless
-    `threads` is set, each job gets an equal share."""
+def _parallel_jobs(hc) -> int:
+    """How many jobs the launcher runs at once (joblib's n_jobs; 1 for Hydra's basic launcher)."""
     from omegaconf import OmegaConf
 
     n_jobs = int(OmegaConf.select(hc, "launcher.n_jobs", default=1) or 1)
-    if n_jobs == -1:
-        n_jobs = os.cpu_count() or 1
-    if n_jobs > 1:
-        import torch
+    return os.cpu_count() or 1 if n_jobs == -1 else n_jobs
 
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // n_jobs))
+
+def _share_threads(n_jobs: int) -> None:
+    """K parallel jobs each taking every core would oversubscribe them: unless `threads` is
+    set, each job gets an equal share."""
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // n_jobs))
 
 
 def _remove_if_empty_run(run_dir: Path) -> None:
@@ -115,9 +127,13 @@ def _task(cfg) -> None:
         return
     try:
         spec = spec_from_config(cfg, multirun=multirun, overrides=list(hc.overrides.task))
-        if spec.loop.threads is None:
-            _share_threads(hc)
-        outcome = run(spec, run_dir)
+        n_jobs = _parallel_jobs(hc)
+        if n_jobs > 1:
+            if spec.loop.threads is None:
+                _share_threads(n_jobs)
+            # Several live progress bars on one terminal garble each other; the log lines stay.
+            spec = replace(spec, loop=replace(spec.loop, progress=False))
+        outcome = run(spec, run_dir, stop_file=_stop_file())
     except UserError as e:
         _remove_if_empty_run(run_dir)
         err.print(f"[bold red]error:[/] {e}", soft_wrap=True)
@@ -185,19 +201,24 @@ def train_main(args: list[str]) -> int:
     sys.argv = ["resnet-exp train", *args]
     app = hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")(_task)
     with tempfile.TemporaryDirectory(prefix="resnet-exp-") as tmp:
-        jobs_file = Path(tmp) / "jobs.jsonl"
-        # Set before Hydra starts any worker, so the workers inherit them.
-        os.environ[JOBS_FILE_ENV], os.environ[PARENT_PID_ENV] = str(jobs_file), str(os.getpid())
+        jobs_file, stop_file = Path(tmp) / "jobs.jsonl", Path(tmp) / "stop"
+        env = {JOBS_FILE_ENV: jobs_file, PARENT_PID_ENV: os.getpid(), STOP_FILE_ENV: stop_file}
+        os.environ.update({k: str(v) for k, v in env.items()})  # before any worker starts
         try:
-            app()
+            with SweepStop(stop_file) as sweep_stop:
+                app()
         finally:
             jobs = _read_jobs(jobs_file)
-            for key in (JOBS_FILE_ENV, PARENT_PID_ENV):
+            for key in env:
                 os.environ.pop(key, None)
+        stopped = sweep_stop.requested
     if len(jobs) > 1:
         statuses = [j["status"] for j in jobs]
         counts = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
         out.print("sweep: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    if stopped:
+        err.print("stopped; run the same command again to resume")
+        return 130
     return max((j["code"] for j in jobs), default=0)
 
 

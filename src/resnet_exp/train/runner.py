@@ -130,12 +130,13 @@ def check_writable(run_dir: Path) -> None:
         ) from None
 
 
-def run(spec: RunSpec, run_dir: Path) -> Outcome:
+def run(spec: RunSpec, run_dir: Path, stop_file: Path | None = None) -> Outcome:
     """Train `spec` in `run_dir`. User mistakes raise UserError before anything run-like is written.
 
     Ctrl-C / SIGTERM are caught from the start (data loading included), not only during training.
+    `stop_file`, if given, stops the run like a signal once it exists (see signals.SweepStop).
     """
-    with StopRequest() as stop:
+    with StopRequest(stop_file) as stop:
         return _run(spec, Path(run_dir), stop)
 
 

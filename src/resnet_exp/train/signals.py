@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
 
 
 class StopRequest:
     """Context manager that turns SIGINT/SIGTERM into a flag the training loop polls."""
 
-    def __init__(self) -> None:
+    def __init__(self, stop_file: Path | None = None) -> None:
         self.signal_name: str | None = None
+        self.stop_file = stop_file
         self._previous: dict[int, object] = {}
 
     @property
     def requested(self) -> bool:
+        # The stop file is how a sweep's parent process reaches runs in worker processes.
+        if self.signal_name is None and self.stop_file is not None and self.stop_file.exists():
+            self.signal_name = "stop requested by the sweep"
         return self.signal_name is not None
 
     def request(self, name: str = "request") -> None:
@@ -28,6 +33,37 @@ class StopRequest:
 
     def __enter__(self) -> StopRequest:
         if threading.current_thread() is threading.main_thread():  # signals only work there
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._previous[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, h in self._previous.items():
+            signal.signal(s, h)
+
+
+class SweepStop:
+    """The process that launches a sweep's jobs: the first SIGINT/SIGTERM creates `stop_file`
+    instead of ending the process. Every run polls that file (with a parallel launcher the runs
+    are worker processes, which a signal sent to this process alone never reaches) and jobs
+    that have not started yet skip themselves; so each run finishes its step and checkpoints.
+    A second Ctrl-C stops at once."""
+
+    def __init__(self, stop_file: Path) -> None:
+        self.stop_file = stop_file
+        self._previous: dict[int, object] = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.stop_file.exists()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.stop_file.touch()
+
+    def __enter__(self) -> SweepStop:
+        if threading.current_thread() is threading.main_thread():
             for s in (signal.SIGINT, signal.SIGTERM):
                 self._previous[s] = signal.signal(s, self._handle)
         return self
