@@ -88,7 +88,7 @@ def _parallel_jobs(hc) -> int:
     from omegaconf import OmegaConf
 
     n_jobs = int(OmegaConf.select(hc, "launcher.n_jobs", default=1) or 1)
-    return os.cpu_count() or 1 if n_jobs == -1 else n_jobs
+    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
 
 
 def _share_threads(n_jobs: int) -> None:
