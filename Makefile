@@ -37,7 +37,7 @@ format: setup
 demo: setup                       ## a one-minute run: ResNet-20 at width 8 for 300 iterations
 	$(BIN)/resnet-exp train depth=20 width=8 batch_size=64 iterations=300 log_every=50 eval_every=300 $(DATA_ARGS)
 
-sweep-cpu: setup                  ## the laptop-scale Figure 6 sweep (~35 min on 2 cores) and its report
+sweep-cpu: setup                  ## the laptop-scale Figure 6 sweep (~33 min on 2 cores) and its report
 	$(BIN)/resnet-exp train -m experiment=degradation_cpu progress=false $(DATA_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_cpu
 
