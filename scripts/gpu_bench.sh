@@ -7,8 +7,9 @@
 #   scripts/gpu_bench.sh OUTDIR sweep      # Figure-6 nets, 1/2/4/8 processes sharing the GPU
 #   scripts/gpu_bench.sh OUTDIR all
 #
-# BENCH overrides the command (default: resnet-exp bench); QUICK=1 shrinks every measurement
-# to a toy size, to try the script itself on a CPU (DEVICE=cpu).
+# Run it where `python` and `resnet-exp` are the project's (an activated .venv, or the package
+# installed on the GPU machine). BENCH overrides the command (default: resnet-exp bench); QUICK=1
+# shrinks every measurement to a toy size, to try the script itself on a CPU (DEVICE=cpu).
 set -uo pipefail
 
 out=${1:?usage: scripts/gpu_bench.sh OUTDIR check|compile|sweep|all}
@@ -27,8 +28,8 @@ fi
 run() {
   local name=$1
   shift
-  echo "== $name: $bench --device $device $* ${quick[*]}"
-  if ! $bench --device "$device" "$@" "${quick[@]}" --json "$out/$name.json" 2>&1 | tee "$out/$name.log"; then
+  echo "== $name: $bench --device $device $* ${quick[*]-}"
+  if ! $bench --device "$device" "$@" ${quick[@]+"${quick[@]}"} --json "$out/$name.json" 2>&1 | tee "$out/$name.log"; then
     echo "!! $name failed"
     failed=1
   fi

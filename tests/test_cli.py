@@ -229,9 +229,14 @@ def test_parallel_jobs_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     threads = torch.get_num_threads()
     monkeypatch.setattr(cli.os, "cpu_count", lambda: 8)
     try:
-        assert cli._parallel_jobs(OmegaConf.create({"launcher": {"n_jobs": 4}})) == 4
-        assert cli._parallel_jobs(OmegaConf.create({"launcher": {"n_jobs": -1}})) == 8
-        assert cli._parallel_jobs(OmegaConf.create({"launcher": {}})) == 1  # basic launcher
+
+        def jobs(launcher: dict, multirun: bool = True) -> int:
+            return cli._parallel_jobs(OmegaConf.create({"launcher": launcher}), multirun)
+
+        assert jobs({"n_jobs": 4}) == 4
+        assert jobs({"n_jobs": -1}) == 8 and jobs({"n_jobs": -2}) == 7  # joblib's convention
+        assert jobs({}) == 1  # Hydra's basic launcher
+        assert jobs({"n_jobs": 4}, multirun=False) == 1  # one run keeps every core
         cli._share_threads(4)
         assert torch.get_num_threads() == 2
         cli._share_threads(16)

@@ -9,6 +9,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import traceback
 from dataclasses import replace
 from pathlib import Path
@@ -83,12 +84,29 @@ def _in_worker_process() -> bool:
     return os.environ.get(PARENT_PID_ENV, str(os.getpid())) != str(os.getpid())
 
 
-def _parallel_jobs(hc) -> int:
-    """How many jobs the launcher runs at once (joblib's n_jobs; 1 for Hydra's basic launcher)."""
+def _parallel_jobs(hc, multirun: bool) -> int:
+    """How many jobs the launcher runs at once: joblib's n_jobs (negative counts back from the
+    number of cores, as in joblib: -1 is all of them); 1 for Hydra's basic launcher or one run."""
     from omegaconf import OmegaConf
 
+    if not multirun:
+        return 1
     n_jobs = int(OmegaConf.select(hc, "launcher.n_jobs", default=1) or 1)
-    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+    if n_jobs < 0:
+        n_jobs = (os.cpu_count() or 1) + 1 + n_jobs
+    return max(1, n_jobs)
+
+
+def _note_stops_in_worker() -> None:
+    """A joblib worker is outside any run while Hydra sets up a job and between jobs. A Ctrl-C
+    there must not raise (joblib would answer by killing the sibling jobs mid-step), and a
+    SIGTERM must not kill it: note the stop for everyone instead. Runs install their own
+    handlers and restore these afterwards."""
+    stop = _stop_file()
+    if stop is None or threading.current_thread() is not threading.main_thread():
+        return
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, lambda signum, frame: stop.touch())
 
 
 def _share_threads(n_jobs: int) -> None:
@@ -122,17 +140,22 @@ def _task(cfg) -> None:
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     run_dir = Path(hc.runtime.output_dir)
+    if _in_worker_process():
+        _note_stops_in_worker()
     if multirun and _sweep_interrupted():
         _remove_if_empty_run(run_dir)  # Hydra made the folder; the job never started
         return
     try:
         spec = spec_from_config(cfg, multirun=multirun, overrides=list(hc.overrides.task))
-        n_jobs = _parallel_jobs(hc)
+        n_jobs = _parallel_jobs(hc, multirun)
         if n_jobs > 1:
             if spec.loop.threads is None:
                 _share_threads(n_jobs)
             # Several live progress bars on one terminal garble each other; the log lines stay.
             spec = replace(spec, loop=replace(spec.loop, progress=False))
+        if multirun and _sweep_interrupted():  # a stop while this job was being set up
+            _remove_if_empty_run(run_dir)
+            return
         outcome = run(spec, run_dir, stop_file=_stop_file())
     except UserError as e:
         _remove_if_empty_run(run_dir)
@@ -206,7 +229,14 @@ def train_main(args: list[str]) -> int:
         os.environ.update({k: str(v) for k, v in env.items()})  # before any worker starts
         try:
             with SweepStop(stop_file) as sweep_stop:
-                app()
+                try:
+                    app()
+                except SystemExit as e:
+                    # A stop that reaches joblib's workers while they are still starting (before
+                    # any job could catch it) ends them; Hydra then reports the launcher's error
+                    # and exits 1. No run had started; it is the stop the user asked for.
+                    if not (sweep_stop.requested and e.code not in (0, None)):
+                        raise
         finally:
             jobs = _read_jobs(jobs_file)
             for key in env:

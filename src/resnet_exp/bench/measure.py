@@ -250,8 +250,12 @@ def measure_shared(s: Settings, net: Net) -> Measurement:
             try:
                 status, payload = results.get(timeout=5)
             except queue_lib.Empty:
-                if not any(p.is_alive() for p in procs):
-                    errors.append("a process ended without a result (killed, out of memory?)")
+                crashed = [p for p in procs if p.exitcode not in (None, 0)]
+                if crashed or not any(p.is_alive() for p in procs):
+                    # A process killed outright (out of memory, a CUDA abort) never reaches its
+                    # own abort(): release the siblings waiting at the barrier from here.
+                    barrier.abort()
+                    _drain(results, done, errors)
                     break
                 continue
             (done if status == "ok" else errors).append(payload)
@@ -260,9 +264,21 @@ def measure_shared(s: Settings, net: Net) -> Measurement:
             p.join(timeout=10)
             if p.is_alive():
                 p.terminate()
-    if errors:
-        raise UserError(f"--processes {s.processes}: {net.name(s.width)} failed: {errors[0]}")
+    if len(done) < s.processes:
+        codes = sorted({p.exitcode for p in procs if p.exitcode})
+        why = errors[0] if errors else f"a process ended without a result (exit codes {codes})"
+        raise UserError(f"--processes {s.processes}: {net.name(s.width)} failed: {why}")
     return combine(done, s.steps)
+
+
+def _drain(results, done: list[Measurement], errors: list[str]) -> None:
+    """Collect what is already in the queue (a result may have arrived just before the end)."""
+    while True:
+        try:
+            status, payload = results.get_nowait()
+        except queue_lib.Empty:
+            return
+        (done if status == "ok" else errors).append(payload)
 
 
 def combine(parts: list[Measurement], steps: int) -> Measurement:

@@ -186,6 +186,8 @@ def parse_settings(argv: list[str]) -> Settings:
         raise UserError("--warmup and --num-workers must not be negative")
     if a.train_size < a.batch_size:
         raise UserError(f"--train-size={a.train_size} is smaller than --batch-size={a.batch_size}")
+    if a.compile_mode != "default" and not a.compile:
+        raise UserError(f"--compile-mode {a.compile_mode} needs --compile")
     if a.processes > 1 and a.only == "baseline":
         raise UserError(
             "--processes shares the device between copies of the resnet-exp path; drop --only baseline"
