@@ -155,11 +155,20 @@ def synthetic_data(s: Settings) -> Dataset:
     return make_synthetic(train_size=s.train_size, test_size=0, seed=s.seed)
 
 
-def measure(s: Settings, r: Resolved, net: Net, path: str, data: Dataset) -> Measurement:
+def measure(
+    s: Settings,
+    r: Resolved,
+    net: Net,
+    path: str,
+    data: Dataset,
+    before_timing: Callable[[], None] = lambda: None,
+) -> Measurement:
+    """One net on one path; `config` also records the threads and the wall-clock span of the
+    timed windows (K processes are combined by them)."""
     reset_peak_memory(r.device)
     prepared = PREPARE[path](s, r, net, data)
     try:
-        warmup_s, rates, _, _ = time_windows(prepared.step, s, r.device)
+        warmup_s, rates, start, end = time_windows(prepared.step, s, r.device, before_timing)
         peak, kind = peak_memory(r.device)
     finally:
         prepared.close()
@@ -175,7 +184,7 @@ def measure(s: Settings, r: Resolved, net: Net, path: str, data: Dataset) -> Mea
         peak_memory_kind=kind,
         forward_flops_per_image=prepared.forward_flops,
         train_flops_per_image=prepared.train_flops,
-        config=prepared.config,
+        config={**prepared.config, "threads": torch.get_num_threads(), "start": start, "end": end},
     )
 
 
@@ -189,40 +198,11 @@ def _child(s: Settings, net: Net, threads: int, barrier, results) -> None:
     try:
         torch.set_num_threads(threads)
         r = resolve(s)
-        m = measure_one_of_many(s, r, net, barrier)
-        results.put(("ok", m))
+        wait = lambda: barrier.wait(BARRIER_TIMEOUT_S)  # noqa: E731
+        results.put(("ok", measure(s, r, net, "resnet-exp", synthetic_data(s), wait)))
     except BaseException as e:  # noqa: BLE001 -- reported to the parent, which raises it
         barrier.abort()  # siblings waiting at the barrier stop instead of hanging
         results.put(("error", f"{type(e).__name__}: {e}"))
-
-
-def measure_one_of_many(s: Settings, r: Resolved, net: Net, barrier) -> Measurement:
-    data = synthetic_data(s)
-    reset_peak_memory(r.device)
-    prepared = PREPARE["resnet-exp"](s, r, net, data)
-    try:
-        warmup_s, rates, start, end = time_windows(
-            prepared.step, s, r.device, lambda: barrier.wait(BARRIER_TIMEOUT_S)
-        )
-        peak, kind = peak_memory(r.device)
-    finally:
-        prepared.close()
-    m = Measurement(
-        net=net.name(s.width),
-        block=net.block,
-        depth=net.depth,
-        path="resnet-exp",
-        batch_size=s.batch_size,
-        window_images_per_s=rates,
-        warmup_s=warmup_s,
-        peak_memory_bytes=peak,
-        peak_memory_kind=kind,
-        forward_flops_per_image=prepared.forward_flops,
-        train_flops_per_image=prepared.train_flops,
-        config=prepared.config,
-    )
-    m.config = {**m.config, "threads": torch.get_num_threads(), "start": start, "end": end}
-    return m
 
 
 def threads_per_process(s: Settings) -> int:

@@ -8,13 +8,30 @@ from pathlib import Path
 from types import FrameType
 
 
-class StopRequest:
+class _Handlers:
+    """Installs the subclass's `_handle` for SIGINT and SIGTERM while the context is open (main
+    thread only: signals can be handled nowhere else) and restores the previous handlers after."""
+
+    _previous: dict[int, object]
+
+    def __enter__(self):
+        self._previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._previous[s] = signal.signal(s, self._handle)  # type: ignore[attr-defined]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, h in self._previous.items():
+            signal.signal(s, h)
+
+
+class StopRequest(_Handlers):
     """Context manager that turns SIGINT/SIGTERM into a flag the training loop polls."""
 
     def __init__(self, stop_file: Path | None = None) -> None:
         self.signal_name: str | None = None
         self.stop_file = stop_file
-        self._previous: dict[int, object] = {}
 
     @property
     def requested(self) -> bool:
@@ -31,18 +48,8 @@ class StopRequest:
             raise KeyboardInterrupt  # second Ctrl-C: the user really wants out now
         self.signal_name = signal.Signals(signum).name
 
-    def __enter__(self) -> StopRequest:
-        if threading.current_thread() is threading.main_thread():  # signals only work there
-            for s in (signal.SIGINT, signal.SIGTERM):
-                self._previous[s] = signal.signal(s, self._handle)
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        for s, h in self._previous.items():
-            signal.signal(s, h)
-
-
-class SweepStop:
+class SweepStop(_Handlers):
     """The process that launches a sweep's jobs: the first SIGINT/SIGTERM creates `stop_file`
     instead of ending the process. Every run polls that file (with a parallel launcher the runs
     are worker processes, which a signal sent to this process alone never reaches) and jobs
@@ -51,7 +58,6 @@ class SweepStop:
 
     def __init__(self, stop_file: Path) -> None:
         self.stop_file = stop_file
-        self._previous: dict[int, object] = {}
 
     @property
     def requested(self) -> bool:
@@ -61,13 +67,3 @@ class SweepStop:
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.stop_file.touch()
-
-    def __enter__(self) -> SweepStop:
-        if threading.current_thread() is threading.main_thread():
-            for s in (signal.SIGINT, signal.SIGTERM):
-                self._previous[s] = signal.signal(s, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for s, h in self._previous.items():
-            signal.signal(s, h)
