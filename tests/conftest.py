@@ -30,23 +30,39 @@ TINY = [
 ]
 
 
-def run_cli(
-    args: list[str], cwd: Path, timeout: int = 180, env: dict | None = None
-) -> subprocess.CompletedProcess:
-    """Run `resnet-exp ARGS` as a user would, in `cwd`."""
-    full_env = {
+def cli_env(cwd: Path, env: dict | None = None) -> dict:
+    return {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
         "RESNET_EXP_CACHE": str(cwd / ".cache"),
         **(env or {}),
     }
+
+
+def run_cli(
+    args: list[str], cwd: Path, timeout: int = 180, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """Run `resnet-exp ARGS` as a user would, in `cwd`."""
     return subprocess.run(
         [sys.executable, "-m", "resnet_exp", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=full_env,
+        env=cli_env(cwd, env),
+    )
+
+
+def start_cli(args: list[str], cwd: Path, **popen: object) -> subprocess.Popen:
+    """Start `resnet-exp ARGS` in `cwd` without waiting, to signal it while it runs."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "resnet_exp", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(cwd),
+        **popen,
     )
 
 

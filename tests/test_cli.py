@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, only_run_dir, read_jsonl, run_cli
+from conftest import TINY, only_run_dir, read_jsonl, run_cli, start_cli
 
 
 def test_tiny_training_run_end_to_end(tmp_path: Path) -> None:
@@ -136,15 +136,7 @@ def test_sigterm_checkpoints_and_the_same_command_resumes(tmp_path: Path) -> Non
         "log_every=10",
         "eval_every=300",
     ]
-    env = {"RESNET_EXP_CACHE": str(tmp_path / ".cache"), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "resnet_exp", *args],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **env},
-    )
+    proc = start_cli(args, tmp_path)
     metrics = None
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -188,15 +180,8 @@ def test_parallel_sweep_stops_on_sigterm_and_resumes(tmp_path: Path, to_group: b
     never starts, and the same command finishes the sweep."""
     args = ["train", "-m", *TINY, *JOBLIB, "seed=0,1,2", "iterations=1500",
             "checkpoint_every=500", "log_every=10", "eval_every=500", "sweep_name=p"]  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "resnet_exp", *args],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "RESNET_EXP_CACHE": str(tmp_path / ".cache")},
-        start_new_session=True,  # its own process group, as a shell gives a command
-    )
+    # Its own process group, as a shell gives a command.
+    proc = start_cli(args, tmp_path, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline:
         found = list((tmp_path / "outputs").rglob("metrics.jsonl"))
