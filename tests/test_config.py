@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from resnet_exp.build import (
     identity_differences,
+    identity_of_config,
     milestones_for,
     name_suffix,
     register_resolvers,
@@ -163,9 +165,29 @@ def test_identity_includes_the_image_folder() -> None:
     assert identity_differences(a, b) == ["data: imagefolder:/data/a -> imagefolder:/data/b"]
 
 
+def test_zero_residual_is_off_by_default_and_applies_to_residual_nets_only() -> None:
+    assert spec_from_config(compose_train([])).model.zero_residual is False
+    on = ["init.zero_residual=true"]
+    assert spec_from_config(compose_train(on)).model.zero_residual is True
+    # Another initializer keeps the flag (it sits beside init.name, not in one option's file).
+    assert spec_from_config(compose_train(["init=orthogonal", *on])).model.zero_residual is True
+    # A plain net has no residual branch: the flag changes nothing, so neither does its identity.
+    assert spec_from_config(compose_train(["block=plain", *on])).model.zero_residual is False
+    assert identity("block=plain", *on) == identity("block=plain")
+    assert identity_differences(identity(), identity(*on)) == ["model.zero_residual: False -> True"]
+    assert name_suffix(on) == "_init.zero_residual=true"
+
+
+def test_configs_recorded_before_zero_residual_existed_still_read() -> None:
+    cfg = OmegaConf.to_container(compose_train(["block=residual"]), resolve=True)
+    del cfg["init"]["zero_residual"]
+    assert identity_of_config(cfg) == identity()
+
+
 @pytest.mark.parametrize(
     "override,message",
     [
+        ("init.zero_residual=maybe", "init.zero_residual=maybe must be true or false"),
         ("seed=abc", "seed=abc must be an integer >= 0"),
         ("optim.momentum=abc", "optim.momentum=abc must be a number"),
         ("optim.momentum=1.5", "optim.momentum=1.5 must be a number >= 0 and < 1"),

@@ -111,6 +111,33 @@ def test_deep_residual_net_of_zero_branches_passes_its_input_through() -> None:
     assert torch.allclose(net.stages[0](stem), stem)
 
 
+@pytest.mark.parametrize("train_mode", [True, False])
+def test_zero_residual_init_starts_every_residual_block_as_its_shortcut(train_mode: bool) -> None:
+    net = build_net(20, "residual", width=4, seed=0, zero_residual=True).train(train_mode)
+    blocks = [m for m in net.modules() if isinstance(m, ResidualBlock)]
+    assert len(blocks) == 9
+    for block in blocks:
+        x = torch.rand(3, block.conv1.in_channels, 8, 8)  # non-negative, as after a ReLU
+        # Identity blocks pass x through; the two downsampling blocks give the option-A shortcut.
+        assert torch.allclose(block(x), block.shortcut(x))
+    # Only the branch's last BN starts at zero; the net still trains: the gradient reaches gamma.
+    assert all(torch.count_nonzero(b.bn2.weight) == 0 for b in blocks)
+    assert all(torch.equal(b.bn1.weight, torch.ones_like(b.bn1.weight)) for b in blocks)
+    net(torch.randn(4, 3, 32, 32)).sum().backward()
+    assert any(torch.count_nonzero(b.bn2.weight.grad) > 0 for b in blocks)
+
+
+def test_zero_residual_init_leaves_plain_nets_and_other_weights_alone() -> None:
+    for block in ("plain", "residual"):
+        a = build_net(20, block, width=4, seed=3).state_dict()
+        b = build_net(20, block, width=4, seed=3, zero_residual=True).state_dict()
+        changed = sorted(k for k in a if not torch.equal(a[k], b[k]))
+        if block == "plain":
+            assert changed == []
+        else:  # exactly one gamma per residual block, and nothing else
+            assert len(changed) == 9 and all(k.endswith("bn2.weight") for k in changed)
+
+
 @pytest.mark.parametrize("depth", [0, 7, 19, 21, 57])
 def test_bad_depth_names_the_valid_depths(depth: int) -> None:
     with pytest.raises(UserError, match=r"not 6n\+2.*20, 32, 44, 56, 110, 1202"):

@@ -139,6 +139,11 @@ def spec_from_config(
         shortcut=c["shortcut"]["name"],
         width=_integer(c["width"], "width"),
         init=c["init"]["name"],
+        # Residual branches only: a plain net has none, so for it the flag changes nothing and
+        # is recorded as false (its result identity is that of the plain net without it).
+        # `.get`: configs recorded before this key existed read as false, as they ran.
+        zero_residual=_bool(c["init"].get("zero_residual", False), "init.zero_residual")
+        and c["block"]["name"] == "residual",
     )
     d = c["data"]
     data = DataSpec(

@@ -12,6 +12,7 @@ class ModelSpec:
     shortcut: str
     width: int
     init: str
+    zero_residual: bool = False  # residual branches start at gamma=0 (residual nets only)
 
 
 @dataclass(frozen=True)

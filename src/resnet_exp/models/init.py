@@ -7,6 +7,7 @@ from collections.abc import Callable
 from torch import nn
 
 from resnet_exp.errors import UserError
+from resnet_exp.models.blocks import ResidualBlock
 
 
 def _kaiming_normal(w) -> None:
@@ -35,11 +36,13 @@ INITIALIZERS: dict[str, Callable | None] = {
 }
 
 
-def initialize(model: nn.Module, scheme: str) -> nn.Module:
+def initialize(model: nn.Module, scheme: str, zero_residual: bool = False) -> nn.Module:
     """Initialize conv and linear weights by `scheme`; BN starts at gamma=1, beta=0; biases at 0.
 
-    No block is zero-initialized: that would silence a plain block entirely and change the
-    experiment (torchvision's `zero_init_residual` / timm's `zero_init_last` are off by design).
+    The paper zero-initializes nothing, and that stays the default. `zero_residual` starts the
+    last BN of every residual branch at gamma=0 (Goyal et al. 2017; torchvision's
+    `zero_init_residual`), so each residual block begins as its shortcut and a deep net begins as
+    a shallow one. Plain blocks are never touched: a zero gamma would silence them entirely.
     """
     if scheme not in INITIALIZERS:
         raise UserError(f"unknown init {scheme!r}; choose one of {', '.join(INITIALIZERS)}")
@@ -52,4 +55,8 @@ def initialize(model: nn.Module, scheme: str) -> nn.Module:
             fn(m.weight)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+    if zero_residual:
+        for m in model.modules():
+            if isinstance(m, ResidualBlock):
+                nn.init.zeros_(m.bn2.weight)
     return model

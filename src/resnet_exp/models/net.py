@@ -83,6 +83,7 @@ def build_net(
     num_classes: int = 10,
     init: str = "kaiming_normal",
     seed: int | None = None,
+    zero_residual: bool = False,
 ) -> CifarNet:
     """Build and initialize a net. With `seed`, the weights depend on nothing but the seed."""
     from resnet_exp.models.init import initialize
@@ -90,5 +91,5 @@ def build_net(
     if seed is not None:
         torch.manual_seed(seed)
     model = CifarNet(depth, block, shortcut, width, num_classes)
-    initialize(model, init)
+    initialize(model, init, zero_residual)
     return model

@@ -191,7 +191,14 @@ def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
     # From here on the run exists: model weights depend only on the seed.
     m = spec.model
     model = build_net(
-        m.depth, m.block, m.shortcut, m.width, num_classes, m.init, seed=spec.loop.seed
+        m.depth,
+        m.block,
+        m.shortcut,
+        m.width,
+        num_classes,
+        m.init,
+        seed=spec.loop.seed,
+        zero_residual=m.zero_residual,
     )
     mean = pixel_mean(train_x)
     batches = Batches(
