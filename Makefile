@@ -10,7 +10,7 @@ DATA   ?=
 # sweeps read that folder; without it they use CIFAR-10, downloaded into ./data on first use.
 DATA_ARGS := $(if $(DATA),data=imagefolder data.root=$(abspath $(DATA)),)
 
-.PHONY: setup test test-all lint format demo sweep-cpu report tensorboard bench wheel clean
+.PHONY: setup test test-all lint format demo sweep-cpu sweep-cpu-long report tensorboard bench wheel clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ demo: setup                       ## a one-minute run: ResNet-20 at width 8 for 
 sweep-cpu: setup                  ## the laptop-scale Figure 6 sweep (~33 min on 2 cores) and its report
 	$(BIN)/resnet-exp train -m experiment=degradation_cpu progress=false $(DATA_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_cpu
+
+sweep-cpu-long: setup             ## the same eight nets 4x longer (~2.3 h projected): both halves
+	$(BIN)/resnet-exp train -m experiment=degradation_cpu_long progress=false $(DATA_ARGS)
+	$(BIN)/resnet-exp report outputs/sweeps/degradation_cpu_long
 
 report: setup                     ## report on a sweep: make report SWEEP=outputs/sweeps/NAME
 	$(BIN)/resnet-exp report $(or $(SWEEP),outputs/sweeps/degradation_cpu)

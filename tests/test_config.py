@@ -96,6 +96,16 @@ def test_laptop_preset_scales_down() -> None:
     assert spec.optim.milestones == (1500, 2250)
 
 
+def test_long_laptop_preset_is_the_laptop_preset_trained_four_times_longer() -> None:
+    short = spec_from_config(compose_train(["experiment=degradation_cpu"]))
+    long = spec_from_config(compose_train(["experiment=degradation_cpu_long"]))
+    assert long.model == short.model and long.data == short.data
+    assert long.loop.iterations == 4 * short.loop.iterations == 12000
+    assert long.optim.milestones == (6000, 9000)  # still /10 at 50% and 75%
+    # Its own sweep folder, so it never resumes (or is refused by) the short preset's runs.
+    assert compose_train(["experiment=degradation_cpu_long"]).sweep_name == "degradation_cpu_long"
+
+
 @pytest.mark.parametrize(
     "override,message",
     [
