@@ -79,3 +79,61 @@ def only_run_dir(root: Path) -> Path:
 @pytest.fixture
 def tiny() -> list[str]:
     return list(TINY)
+
+
+# --- run directories for the report tests (hand-made, known numbers) ---
+
+PLAIN = {20: 0.10, 32: 0.15, 44: 0.20, 56: 0.25}
+RESIDUAL = {20: 0.12, 32: 0.10, 44: 0.08, 56: 0.07}
+PARAMS = {20: 272474, 32: 466906, 44: 661338, 56: 855770}
+
+
+def make_run(
+    root: Path,
+    block: str,
+    depth: int,
+    seed: int,
+    train_error: float,
+    test_error: float | None = None,
+    status: str = "completed",
+    dataset: str = "synthetic",
+    iterations: int = 400,
+    iteration: int | None = None,
+    summary: bool = True,
+    **extra: object,
+) -> Path:
+    """Write a run dir: metrics.jsonl with curves ending at the given errors, and summary.json."""
+    name = f"{block}-{depth}_A_kaiming_normal_s{seed}"
+    d = root / name
+    (d / ".hydra").mkdir(parents=True)
+    reached = iterations if iteration is None else iteration
+    test_error = train_error + 0.05 if test_error is None else test_error
+    lines = []
+    for step in range(100, reached + 1, 100):
+        frac = step / reached  # curves fall linearly onto the final value
+        lines.append({"kind": "train", "step": step, "train_error": train_error + 0.5 * (1 - frac)})
+        lines.append({"kind": "eval", "step": step, "test_error": test_error + 0.4 * (1 - frac)})
+    (d / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    if summary:
+        s = {
+            "name": name,
+            "status": status,
+            "block": block,
+            "depth": depth,
+            "width": 16,
+            "shortcut": "A",
+            "init": "kaiming_normal",
+            "seed": seed,
+            "params": PARAMS.get(depth, 1000),
+            "dataset": dataset,
+            "iterations": iterations,
+            "iteration": reached,
+            "train_error": train_error,
+            "test_error": test_error,
+            "train_loss": 1.0,
+            "diverged_at": None,
+            "error": None,
+        }
+        s.update(extra)
+        (d / "summary.json").write_text(json.dumps(s))
+    return d

@@ -191,3 +191,20 @@ def test_corrupted_offline_archive_is_refused(tmp_path: Path) -> None:
     (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"not the archive")
     with pytest.raises(UserError, match="cifar-10-python.tar.gz is corrupted"):
         load_cifar("cifar10", tmp_path, download=False, verify=True)
+
+
+def test_normalize_against_a_hand_computed_pixel() -> None:
+    from resnet_exp.data.pipeline import normalize
+
+    # Two images; pixel (c=1, h=0, w=1) is 51 and 153: mean (51 + 153) / 2 / 255 = 0.4.
+    x = torch.zeros(2, 3, 2, 2, dtype=torch.uint8)
+    x[0, 1, 0, 1], x[1, 1, 0, 1] = 51, 153
+    x[:, 2, 1, 1] = 255  # a pixel that is 1.0 in every image: mean 1.0, normalized 0
+    mean = pixel_mean(x)
+    assert mean[1, 0, 1].item() == pytest.approx(0.4)
+    out = normalize(x, mean)
+    assert out.dtype == torch.float32 and out.shape == x.shape
+    assert out[0, 1, 0, 1].item() == pytest.approx(51 / 255 - 0.4)  # -0.2
+    assert out[1, 1, 0, 1].item() == pytest.approx(153 / 255 - 0.4)  # +0.2
+    assert out[0, 2, 1, 1].item() == pytest.approx(0.0)
+    assert x[0, 1, 0, 1] == 51  # the uint8 input is left untouched

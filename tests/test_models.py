@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -169,3 +171,31 @@ def test_kaiming_normal_has_he_variance_and_is_seeded() -> None:
 def test_unknown_initializer_lists_the_choices() -> None:
     with pytest.raises(UserError, match="kaiming_normal"):
         build_net(8, "plain", init="lecun")
+
+
+def _conv(scheme: str, seed: int = 0) -> torch.Tensor:
+    """The widest 3x3 conv (64 -> 64, fan_in = fan_out = 576) of a plain-20 under `scheme`."""
+    return build_net(20, "plain", init=scheme, seed=seed).stages[2][1].conv1.weight.detach()
+
+
+def test_initializer_statistics_match_their_formulas() -> None:
+    fan_in = fan_out = 64 * 9
+    gain = math.sqrt(2.0)  # ReLU
+    # kaiming normal: N(0, 2/fan_in); kaiming uniform: U(-b, b), b = gain * sqrt(3/fan_in).
+    w = _conv("kaiming_normal")
+    assert w.std().item() == pytest.approx(gain / math.sqrt(fan_in), rel=0.03)
+    assert abs(w.mean().item()) < 0.003
+    w = _conv("kaiming_uniform")
+    bound = gain * math.sqrt(3.0 / fan_in)
+    assert w.abs().max().item() <= bound and w.abs().max().item() > 0.99 * bound
+    assert w.std().item() == pytest.approx(bound / math.sqrt(3.0), rel=0.03)
+    # xavier normal (gain 1): N(0, 2 / (fan_in + fan_out)).
+    w = _conv("xavier_normal")
+    assert w.std().item() == pytest.approx(math.sqrt(2.0 / (fan_in + fan_out)), rel=0.03)
+
+
+def test_orthogonal_rows_are_orthonormal_times_the_relu_gain() -> None:
+    w = _conv("orthogonal").reshape(64, -1)  # 64 rows of 576: W W^T = gain^2 I
+    assert torch.allclose(w @ w.T, 2.0 * torch.eye(64), atol=1e-4)
+    fc = build_net(20, "plain", init="orthogonal", seed=0).fc.weight.detach()  # 10 x 64
+    assert torch.allclose(fc @ fc.T, 2.0 * torch.eye(10), atol=1e-4)

@@ -7,65 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import PLAIN, RESIDUAL, make_run
 
 from resnet_exp.report.cli import main
 from resnet_exp.report.collect import find_run_dirs, group_cells, load_runs
 from resnet_exp.report.verdict import judge
-
-PLAIN = {20: 0.10, 32: 0.15, 44: 0.20, 56: 0.25}
-RESIDUAL = {20: 0.12, 32: 0.10, 44: 0.08, 56: 0.07}
-PARAMS = {20: 272474, 32: 466906, 44: 661338, 56: 855770}
-
-
-def make_run(
-    root: Path,
-    block: str,
-    depth: int,
-    seed: int,
-    train_error: float,
-    test_error: float | None = None,
-    status: str = "completed",
-    dataset: str = "synthetic",
-    iterations: int = 400,
-    iteration: int | None = None,
-    summary: bool = True,
-    **extra: object,
-) -> Path:
-    """Write a run dir: metrics.jsonl with curves ending at the given errors, and summary.json."""
-    name = f"{block}-{depth}_A_kaiming_normal_s{seed}"
-    d = root / name
-    (d / ".hydra").mkdir(parents=True)
-    reached = iterations if iteration is None else iteration
-    test_error = train_error + 0.05 if test_error is None else test_error
-    lines = []
-    for step in range(100, reached + 1, 100):
-        frac = step / reached  # curves fall linearly onto the final value
-        lines.append({"kind": "train", "step": step, "train_error": train_error + 0.5 * (1 - frac)})
-        lines.append({"kind": "eval", "step": step, "test_error": test_error + 0.4 * (1 - frac)})
-    (d / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
-    if summary:
-        s = {
-            "name": name,
-            "status": status,
-            "block": block,
-            "depth": depth,
-            "width": 16,
-            "shortcut": "A",
-            "init": "kaiming_normal",
-            "seed": seed,
-            "params": PARAMS.get(depth, 1000),
-            "dataset": dataset,
-            "iterations": iterations,
-            "iteration": reached,
-            "train_error": train_error,
-            "test_error": test_error,
-            "train_loss": 1.0,
-            "diverged_at": None,
-            "error": None,
-        }
-        s.update(extra)
-        (d / "summary.json").write_text(json.dumps(s))
-    return d
 
 
 @pytest.fixture
@@ -133,54 +79,61 @@ def test_full_report_files_table_and_verdict(sweep: Path, capsys) -> None:
     assert "| 56 | plain | 855770 | 25.00 | 30.00 | 1/2 | 1 completed, 1 diverged |" in md
 
     verdict = (rep / "verdict.md").read_text()
+    # One seed in most cells: the directions are stated, but nothing is called a result.
     assert (
-        "Plain nets degrade with depth: training error 11.0% at depth 20 -> 25.0% at depth 56"
-        in verdict
+        "Plain nets degrade with depth: inconclusive. Training error 11.0% at depth 20 -> 25.0% "
+        "at depth 56, +14.0 points, resting on 2 seeds vs 1 seed" in verdict
     )
-    assert "monotone over 20<32<44<56" in verdict
+    assert "Per depth: 20: 11.0%, 32: 15.0%, 44: 20.0%, 56: 25.0%" in verdict
     assert (
-        "Residual nets improve with depth: training error 12.0% at depth 20 -> 8.0% at depth 56"
-        in verdict
+        "Residual nets improve with depth: inconclusive. Training error 12.0% at depth 20 -> 8.0% "
+        "at depth 56" in verdict
     )
+    assert "plain-56: 1 of 2 seeds diverged, excluded from the mean" in verdict
+    assert "residual-44: 1 of 2 seeds unfinished, excluded from the mean" in verdict
     assert "not included: plain-56 s1 diverged at iteration 812" in verdict
     assert "not included: residual-44 s1 still running (at iteration 200 of 400)" in verdict
     assert "Plain nets degrade with depth" in out  # also printed
+    assert (
+        json.loads((rep / "verdict.json").read_text())["comparisons"][0]["both_halves_hold"]
+        is False
+    )
 
 
-def test_verdict_booleans_and_numbers(sweep: Path) -> None:
+def test_verdict_numbers(sweep: Path) -> None:
     runs, problems = load_runs(find_run_dirs(sweep))
     assert problems == []
     v = judge(group_cells(runs))
-    assert v.plain_degrades is True and v.plain_monotone is True
-    # residual: 12 -> 10 -> 8 (running 1% ignored) -> 8 (mean of 7 and 9): falls, not strictly.
-    assert v.residual_improves is True and v.residual_monotone is False
-    assert v.plain.errors == pytest.approx([0.11, 0.15, 0.20, 0.25])
-    assert v.residual.errors == pytest.approx([0.12, 0.10, 0.08, 0.08])
-    assert v.compare_depth == 56 and v.residual_beats_plain is True
+    assert v.plain.conclusion == "inconclusive" and v.residual.conclusion == "inconclusive"
+    # residual: 12 -> 10 -> 8 (running 1% ignored) -> 8 (mean of 7 and 9)
+    assert v.plain.means == pytest.approx([0.11, 0.15, 0.20, 0.25])
+    assert v.residual.means == pytest.approx([0.12, 0.10, 0.08, 0.08])
+    assert [c.a for c in v.plain_vs_residual] == ["plain-20", "plain-32", "plain-44", "plain-56"]
     text = v.to_text()
-    assert "not monotone: 20: 12.0%, 32: 10.0%, 44: 8.0%, 56: 8.0%" in text
-    assert "residual 8.0% vs plain 25.0%: residual is 17.0 points lower" in text
+    assert "At depth 56, residual vs plain: inconclusive. Training error 8.0% vs 25.0%" in text
     assert len(v.excluded) == 2
 
 
 def test_verdict_when_residual_gets_worse_and_plain_does_not(tmp_path: Path) -> None:
     for depth, err in {20: 0.30, 56: 0.20}.items():
-        make_run(tmp_path, "plain", depth, 0, err)
+        for seed in range(3):
+            make_run(tmp_path, "plain", depth, seed, err + seed / 100)
     for depth, err in {20: 0.52, 56: 0.65}.items():
-        make_run(tmp_path, "residual", depth, 0, err)
+        for seed in range(3):
+            make_run(tmp_path, "residual", depth, seed, err + seed / 100)
     runs, _ = load_runs(find_run_dirs(tmp_path))
     v = judge(group_cells(runs))
-    assert v.plain_degrades is False and v.residual_improves is False
-    assert v.residual_beats_plain is False
+    assert v.plain.conclusion == "does not hold" and v.residual.conclusion == "does not hold"
+    assert [c.conclusion for c in v.plain_vs_residual] == ["does not hold"] * 2
     text = v.to_text()
     assert (
-        "Plain nets do NOT degrade with depth at this scale: training error 30.0% at depth 20 -> 20.0%"
-        in text
+        "Not both halves: the plain half is contradicted, the residual half is contradicted" in text
     )
     assert (
-        "Residual nets do NOT improve with depth at this scale: training error 52.0% at depth 20 -> 65.0% at depth 56"
-        in text
+        "Plain nets degrade with depth: does NOT hold, the opposite holds. Training error 31.0% "
+        "at depth 20 -> 21.0%" in text
     )
+    assert "At depth 56, residual vs plain: residual trains WORSE (the opposite holds)" in text
 
 
 def test_single_block_and_single_depth_say_what_cannot_be_judged(tmp_path: Path) -> None:
@@ -188,34 +141,14 @@ def test_single_block_and_single_depth_say_what_cannot_be_judged(tmp_path: Path)
     make_run(tmp_path, "plain", 56, 0, 0.4, status="failed", error="CUDA out of memory")
     runs, _ = load_runs(find_run_dirs(tmp_path))
     v = judge(group_cells(runs))
-    assert v.plain_degrades is None and v.residual_improves is None
-    assert v.residual_beats_plain is None and v.compare_depth is None
+    assert v.plain.conclusion == "inconclusive" and v.residual is None
+    assert v.plain_vs_residual == [] and not v.both_halves_hold
     text = v.to_text()
     assert "only depth 20 has a completed run" in text
-    assert "No residual runs" in text
+    assert "Depth 56 is left out: no completed seed (1 failed)" in text
+    assert "no residual runs" in text
     assert "can't compare them" in text
     assert "not included: plain-56 s0 failed at iteration 400 of 400: CUDA out of memory" in text
-
-
-def test_single_run_dir_and_run_without_summary(tmp_path: Path, capsys) -> None:
-    one = make_run(tmp_path / "runs", "residual", 20, 0, 0.2)
-    make_run(tmp_path / "runs", "plain", 20, 0, 0.3, summary=False)  # just started: no summary
-    code, _, err = run_cli(capsys, str(one), "--no-tensorboard", "--formats", "png")
-    assert code == 0, err
-    assert (one / "report" / "figure6.png").exists() and not (
-        one / "report" / "figure6.svg"
-    ).exists()
-    assert len(read_csv(one / "report" / "table.csv")) == 1
-
-    out_dir = tmp_path / "elsewhere"
-    code, _, err = run_cli(capsys, str(tmp_path), "--out", str(out_dir), "--no-tensorboard")
-    assert code == 0, err
-    rows = read_csv(out_dir / "table.csv")
-    # The report/ folder written inside the run dir above is not mistaken for a run.
-    assert set(rows) == {(20, "plain"), (20, "residual")}
-    assert rows[(20, "plain")]["status"] == "unknown"
-    assert rows[(20, "plain")]["train_error_pct"] == ""
-    assert "plain-20 s0 has no summary.json yet" in (out_dir / "verdict.md").read_text()
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty"])

@@ -344,3 +344,65 @@ def test_compile_values(value: object, mode: str | None) -> None:
 def test_unknown_compile_mode_is_a_user_error() -> None:
     with pytest.raises(UserError, match="compile=fast"):
         tiny_spec("compile=fast")
+
+
+def _strict_records(path: Path) -> list[dict]:
+    """metrics.jsonl parsed so that NaN / Infinity (which json.dumps writes) fail the test."""
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"non-finite value {token} written to {path.name}")
+
+    return [json.loads(line, parse_constant=refuse) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("every_step", [True, False], ids=["cpu-path", "sparse-cuda-path"])
+def test_divergence_on_both_check_paths_writes_no_non_finite_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every_step: bool
+) -> None:
+    from resnet_exp.train import loop
+
+    # The sparse path (CUDA's: the flag is read only where something is logged or saved) forced
+    # on CPU. A NaN loss from step 5 on: on the sparse path it is first seen at step 6 (an eval
+    # step in TINY), and both paths must still name step 5.
+    monkeypatch.setattr(loop, "checks_every_step", lambda device: every_step)
+    real = torch.nn.functional.cross_entropy
+    calls = {"n": 0}
+
+    def blows_up(logits, target, *args, **kwargs):
+        loss = real(logits, target, *args, **kwargs)
+        if torch.is_grad_enabled():
+            calls["n"] += 1
+            if calls["n"] >= 5:
+                return loss * float("nan")
+        return loss
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", blows_up)
+    outcome = runner.run(tiny_spec(), tmp_path)
+    assert outcome.status == "diverged"
+    summary = json.loads((tmp_path / "summary.json").read_text(), parse_constant=float)
+    assert summary["diverged_at"] == 5
+    records = _strict_records(tmp_path / "metrics.jsonl")
+    assert records and max(r["step"] for r in records) == 4  # nothing logged after the NaN
+    assert calls["n"] == (5 if every_step else 6)  # how far each path trained before seeing it
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["trainer"]["iteration"] == 4
+
+
+def test_non_finite_evaluation_is_divergence_not_a_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Weights can go non-finite in a step whose own loss was finite; the evaluation right after
+    # is the first to see it. Simulated by a NaN test loss at the first evaluation (step 6).
+    real = torch.nn.functional.cross_entropy
+
+    def nan_in_eval(logits, target, *args, **kwargs):
+        loss = real(logits, target, *args, **kwargs)
+        return loss if torch.is_grad_enabled() else loss * float("nan")
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", nan_in_eval)
+    outcome = runner.run(tiny_spec(), tmp_path)
+    assert outcome.status == "diverged"
+    assert json.loads((tmp_path / "summary.json").read_text())["diverged_at"] == 6
+    records = _strict_records(tmp_path / "metrics.jsonl")
+    assert not [r for r in records if r["kind"] == "eval"]
+    summary = (tmp_path / "summary.json").read_text()
+    assert "NaN" not in summary and "Infinity" not in summary

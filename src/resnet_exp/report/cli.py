@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -10,9 +12,17 @@ from rich.console import Console
 
 from resnet_exp.errors import UserError
 
-from .collect import datasets, find_run_dirs, group_cells, load_runs
+from .collect import (
+    Group,
+    datasets,
+    drop_duplicates,
+    find_run_dirs,
+    group_cells,
+    load_runs,
+    split_by_setting,
+)
 from .tables import build_rows, rich_table, to_markdown, write_csv, write_markdown
-from .verdict import judge
+from .verdict import TEST_NAME, WINDOW_TEXT, Verdict, judge
 
 PROG = "resnet-exp report"
 SUPPORTED_FORMATS = ("png", "svg", "pdf")
@@ -85,6 +95,9 @@ def run_report(argv: list[str] | None, console: Console) -> int:
         raise UserError(
             f"no runs found under {', '.join(map(str, roots))} (a run directory holds summary.json)"
         )
+    runs, duplicates = drop_duplicates(runs)
+    for line in duplicates:
+        print(f"{PROG}: note: {line}", file=sys.stderr)
     names = datasets(runs)
     if len(names) > 1:
         counts = ", ".join(f"{n} ({sum(r.dataset == n for r in runs)} runs)" for n in names)
@@ -96,39 +109,103 @@ def run_report(argv: list[str] | None, console: Console) -> int:
     except OSError as exc:
         raise UserError(f"cannot create output directory {out}: {exc.strerror}") from exc
 
-    cells = group_cells(runs)
-    rows = build_rows(cells)
-    write_markdown(rows, out / "table.md")
-    write_csv(rows, out / "table.csv")
-    console.print(rich_table(rows, title=f"Results ({names[0] if names else 'dataset unknown'})"))
+    # Runs that differ in anything but block, depth and seed are never averaged together: each
+    # setting gets its own table, figures and verdict (in a subfolder when there are several).
+    groups, unplaced = split_by_setting(runs)
+    for r in unplaced:
+        print(
+            f"{PROG}: warning: {r.path}: its setting is unknown (no summary.json), so it "
+            "belongs to no comparison",
+            file=sys.stderr,
+        )
+    if len(groups) > 1:
+        console.print(
+            f"These runs differ in more than block, depth and seed: {len(groups)} settings, "
+            f"reported one by one ({'; '.join(g.label for g in groups)}).",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    verdicts, written = [], []
+    for g in groups:
+        where = out if len(groups) == 1 else out / slug(g.label)
+        where.mkdir(parents=True, exist_ok=True)
+        verdict = report_group(g, where, names, problems, console)
+        verdicts.append(verdict)
+        written += [where / "table.md", where / "table.csv", where / "verdict.md"]
+        written += figures_for(g, where, formats, verdict, args.no_tensorboard)
 
-    verdict = judge(cells, problems)
-    (out / "verdict.md").write_text(verdict.to_markdown(), encoding="utf-8")
-    console.print(verdict.to_text(), markup=False, highlight=False, soft_wrap=True)
+    document = {
+        "schema": 1,
+        "final_train_error": WINDOW_TEXT,
+        "test": TEST_NAME,
+        "comparisons": [v.to_json() for v in verdicts],
+        "duplicates_counted_once": duplicates,
+        "unplaced_runs": [str(r.path) for r in unplaced],
+        "unreadable_runs": problems,
+    }
+    (out / "verdict.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    written.append(out / "verdict.json")
+    if len(groups) > 1:
+        parts = ["# Verdict", "", f"{len(groups)} settings, each judged on its own:", ""]
+        parts += [
+            v.to_markdown(f"## {v.label} ([{slug(v.label)}/]({slug(v.label)}/))") for v in verdicts
+        ]
+        (out / "verdict.md").write_text("\n".join(parts), encoding="utf-8")
+        written.append(out / "verdict.md")
 
-    # Figures last: the table and verdict are the essentials and should exist even if
-    # plotting fails on an odd run.
-    from .figures import build_figures, save_figures
-
-    figures = build_figures(cells)
-    written = save_figures(figures, out, formats)
-    if not args.no_tensorboard:
-        from .tb import write_tensorboard
-
-        texts = {"table": to_markdown(rows), "verdict": verdict.to_markdown()}
-        try:
-            written.append(write_tensorboard(figures, texts, out / "tensorboard"))
-        except ImportError as exc:
-            print(f"{PROG}: warning: TensorBoard output skipped ({exc})", file=sys.stderr)
-
-    files = ["table.md", "table.csv", "verdict.md"] + [p.name for p in written]
     console.print(
-        f"Report written to {out}: {', '.join(files)}",
+        f"Report written to {out}: {', '.join(sorted({str(p.relative_to(out)) for p in written}))}",
         markup=False,
         highlight=False,
         soft_wrap=True,
     )
     return 0
+
+
+def slug(label: str) -> str:
+    """A folder name for a setting's label: `iterations=12000, optim.lr=0.05` ->
+    `iterations=12000_optim.lr=0.05`."""
+    return re.sub(r"[^A-Za-z0-9=._+-]+", "_", label).strip("_") or "runs"
+
+
+def report_group(
+    group: Group, out: Path, names: list[str], problems: list[str], console: Console
+) -> Verdict:
+    """Table and verdict of one setting, written to `out` and shown on the console."""
+    cells = group_cells(group.runs)
+    rows = build_rows(cells)
+    write_markdown(rows, out / "table.md")
+    write_csv(rows, out / "table.csv")
+    title = f"Results ({names[0] if names else 'dataset unknown'})"
+    if group.label:
+        title += f": {group.label}"
+    console.print(rich_table(rows, title=title))
+    verdict = judge(cells, problems, label=group.label, setting=group.setting)
+    (out / "verdict.md").write_text(verdict.to_markdown(), encoding="utf-8")
+    console.print(verdict.to_text(), markup=False, highlight=False, soft_wrap=True)
+    return verdict
+
+
+def figures_for(
+    group: Group, out: Path, formats: list[str], verdict: Verdict, no_tensorboard: bool
+) -> list[Path]:
+    """Figures last: the table and verdict are the essentials and should exist even if plotting
+    fails on an odd run."""
+    from .figures import build_figures, save_figures
+
+    cells = group_cells(group.runs)
+    figures = build_figures(cells)
+    written = save_figures(figures, out, formats)
+    if not no_tensorboard:
+        from .tb import write_tensorboard
+
+        texts = {"table": to_markdown(build_rows(cells)), "verdict": verdict.to_markdown()}
+        try:
+            written.append(write_tensorboard(figures, texts, out / "tensorboard"))
+        except ImportError as exc:
+            print(f"{PROG}: warning: TensorBoard output skipped ({exc})", file=sys.stderr)
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:

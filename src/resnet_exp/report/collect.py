@@ -23,6 +23,12 @@ _NAME_RE = re.compile(
 
 Curve = list[tuple[int, float]]
 
+# The final training error the report judges: the mean over the logged windows in the last 10%
+# of the run's iterations that share the final learning rate. One 50-iteration window of augmented
+# batches (3200 images at batch 64) has ~0.8 points of sampling noise alone; 10% of a laptop run
+# (300-600 iterations, 19k-38k images) brings that to ~0.2-0.3, small against the gaps judged.
+FINAL_WINDOW_FRACTION = 0.10
+
 
 @dataclass
 class Run:
@@ -44,6 +50,12 @@ class Run:
     train_error: float | None = None
     test_error: float | None = None
     train_loss: float | None = None
+    # Where train_error comes from: `last 10% of iterations (5401-6000, lr 0.0005)`, or the
+    # summary's last logging window when the curve cannot give it.
+    train_error_window: str = "last logging window"
+    # Everything that changes the result except block, depth and seed (the trainer's result
+    # identity); runs are only compared or averaged with runs of the same setting.
+    setting: dict = field(default_factory=dict)
     diverged_at: int | None = None
     error: str | None = None
     has_summary: bool = True
@@ -65,6 +77,11 @@ class Run:
     @property
     def completed(self) -> bool:
         return self.status == "completed"
+
+    @property
+    def setting_key(self) -> str:
+        """The setting as one comparable string (keys sorted)."""
+        return json.dumps(self.setting, sort_keys=True, default=str)
 
 
 @dataclass
@@ -119,12 +136,14 @@ def find_run_dirs(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def read_metrics(path: Path) -> tuple[Curve, Curve]:
-    """(train curve, test curve) from metrics.jsonl; a half-written last line (live run) is skipped."""
+def read_metrics(path: Path) -> tuple[Curve, Curve, dict[int, float]]:
+    """(train curve, test curve, lr per train step) from metrics.jsonl; a half-written last line
+    (live run) is skipped, and so is any non-finite value."""
     train: dict[int, float] = {}
     test: dict[int, float] = {}
+    lrs: dict[int, float] = {}
     if not path.is_file():
-        return [], []
+        return [], [], {}
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             try:
@@ -138,14 +157,46 @@ def read_metrics(path: Path) -> tuple[Curve, Curve]:
                 continue
             if rec.get("kind") == "train" and _num(rec.get("train_error")) is not None:
                 train[step] = _num(rec["train_error"])
+                if _num(rec.get("lr")) is not None:
+                    lrs[step] = _num(rec["lr"])
             elif rec.get("kind") == "eval" and _num(rec.get("test_error")) is not None:
                 test[step] = _num(rec["test_error"])
-    return sorted(train.items()), sorted(test.items())
+    return sorted(train.items()), sorted(test.items()), lrs
+
+
+def final_window_error(
+    curve: Curve, lrs: dict[int, float], iterations: int | None
+) -> tuple[float, str] | None:
+    """Mean training error over the last FINAL_WINDOW_FRACTION of the iterations, at the final lr.
+
+    Each logged value covers the iterations since the previous one, so values are weighted by
+    the iterations they cover. None when the curve has no point in that window.
+    """
+    if not curve:
+        return None
+    last = curve[-1][0]
+    span = max(1, round(FINAL_WINDOW_FRACTION * (iterations or last)))
+    final_lr = lrs.get(last)
+    total = weight = 0.0
+    first = None
+    prev = 0
+    for step, err in curve:
+        covered, prev = step - prev, step
+        if step <= last - span or (final_lr is not None and lrs.get(step) != final_lr):
+            continue
+        first = first if first is not None else step - covered + 1
+        total += err * covered
+        weight += covered
+    if not weight:
+        return None
+    lr = f", lr {final_lr:g}" if final_lr is not None else ""
+    pct = round(FINAL_WINDOW_FRACTION * 100)
+    return total / weight, f"last {pct}% of iterations ({first}-{last}{lr})"
 
 
 def load_run(path: Path) -> Run:
     """Load one run directory; raises ValueError when it cannot be placed in a (block, depth) cell."""
-    train_curve, test_curve = read_metrics(path / "metrics.jsonl")
+    train_curve, test_curve, lrs = read_metrics(path / "metrics.jsonl")
     parsed = _NAME_RE.match(path.name)
     from_name = parsed.groupdict() if parsed else {}
     summary_path = path / "summary.json"
@@ -180,6 +231,11 @@ def load_run(path: Path) -> Run:
     if not block or depth is None:
         raise ValueError("summary.json has no block/depth")
     seed = _int(s.get("seed"))
+    iterations = _int(s.get("iterations"))
+    train_error, window = _num(s.get("train_error")), "last logging window"
+    steady = final_window_error(train_curve, lrs, iterations)
+    if steady is not None and str(s.get("status")) == "completed":
+        train_error, window = steady
     return Run(
         path=path,
         name=str(s.get("name") or path.name),
@@ -192,9 +248,11 @@ def load_run(path: Path) -> Run:
         init=s.get("init"),
         params=_int(s.get("params")),
         dataset=s.get("dataset"),
-        iterations=_int(s.get("iterations")),
+        iterations=iterations,
         iteration=_int(s.get("iteration")),
-        train_error=_num(s.get("train_error")),
+        train_error=train_error,
+        train_error_window=window,
+        setting=run_setting(s),
         test_error=_num(s.get("test_error")),
         train_loss=_num(s.get("train_loss")),
         diverged_at=_int(s.get("diverged_at")),
@@ -204,8 +262,34 @@ def load_run(path: Path) -> Run:
     )
 
 
+# Summary fields that stand for the setting when a run recorded no readable config.
+_SUMMARY_SETTING_KEYS = ("width", "shortcut", "init", "iterations", "batch_size", "dataset")
+# Result-identity keys that a Figure-6 comparison varies on purpose.
+_VARIED_KEYS = ("model.depth", "model.block", "loop.seed")
+
+
+def run_setting(summary: dict) -> dict:
+    """The run's result identity (what the trainer checks on resume) less depth, block and seed.
+
+    From the recorded config where it can be read; else from the summary's own fields.
+    """
+    config = summary.get("config")
+    if isinstance(config, dict):
+        from resnet_exp.build import identity_of_config  # imports torch: only when needed
+        from resnet_exp.errors import UserError
+
+        try:
+            identity = identity_of_config(config)
+        except UserError:
+            identity = None
+        if identity is not None:
+            return {k: v for k, v in identity.items() if k not in _VARIED_KEYS}
+    return {k: summary.get(k) for k in _SUMMARY_SETTING_KEYS if summary.get(k) is not None}
+
+
 def load_runs(dirs: list[Path]) -> tuple[list[Run], list[str]]:
-    """Load run directories (duplicates dropped); returns the runs and one line per unusable dir."""
+    """Load run directories (the same directory twice counts once); returns the runs and one
+    line per unusable dir."""
     runs: list[Run] = []
     problems: list[str] = []
     seen: set[Path] = set()
@@ -219,6 +303,26 @@ def load_runs(dirs: list[Path]) -> tuple[list[Run], list[str]]:
         except ValueError as exc:
             problems.append(f"{d}: {exc}")
     return runs, problems
+
+
+def drop_duplicates(runs: list[Run]) -> tuple[list[Run], list[str]]:
+    """Keep one run per (setting, block, depth, seed): two copies of one run (e.g. a sweep
+    copied next to its original) are one seed, not two. Keeps a completed one, else the one
+    that got furthest; returns the kept runs and a line per dropped copy."""
+    best: dict[tuple, Run] = {}
+    for r in runs:
+        key = (r.setting_key, r.block, r.depth, r.seed if r.seed is not None else r.name)
+        rank = (r.completed, r.iteration or 0)
+        if key not in best or rank > (best[key].completed, best[key].iteration or 0):
+            best[key] = r
+    kept_ids = {id(r) for r in best.values()}
+    kept = [r for r in runs if id(r) in kept_ids]
+    dropped = []
+    for r in runs:
+        if id(r) not in kept_ids:
+            twin = best[(r.setting_key, r.block, r.depth, r.seed if r.seed is not None else r.name)]
+            dropped.append(f"{r.path} (same run as {twin.path}, counted once)")
+    return kept, dropped
 
 
 def block_rank(block: str) -> tuple[int, str]:
@@ -261,3 +365,38 @@ def _int(x: object) -> int | None:
     if isinstance(x, str) and x.isdigit():
         return int(x)
     return None
+
+
+@dataclass
+class Group:
+    """Runs that differ only in block, depth and seed: one Figure-6 comparison."""
+
+    label: str  # what sets it apart from the other groups, e.g. `iterations=12000`; "" if alone
+    setting: dict
+    runs: list[Run]
+
+
+def split_by_setting(runs: list[Run]) -> tuple[list[Group], list[Run]]:
+    """Groups of like runs, and the runs whose setting is unknown and cannot be placed.
+
+    A run without a readable setting (no summary.json yet) joins the only group there is;
+    with several groups it cannot be placed and is returned apart.
+    """
+    known: dict[str, list[Run]] = {}
+    unknown = []
+    for r in runs:
+        if r.setting:
+            known.setdefault(r.setting_key, []).append(r)
+        else:
+            unknown.append(r)
+    if len(known) <= 1:
+        setting = next(iter(known.values()))[0].setting if known else {}
+        return [Group("", setting, runs)], []
+    settings = [rs[0].setting for rs in known.values()]
+    keys = sorted({k for s in settings for k in s})
+    differ = [k for k in keys if len({json.dumps(s.get(k), default=str) for s in settings}) > 1]
+    groups = [
+        Group(", ".join(f"{k}={rs[0].setting.get(k)}" for k in differ), rs[0].setting, rs)
+        for rs in known.values()
+    ]
+    return sorted(groups, key=lambda g: g.label), unknown

@@ -1,76 +1,190 @@
-"""The verdict: does the degradation result of He et al. (Fig. 6) show up in these runs?"""
+"""The verdict: does the degradation result of He et al. (Fig. 6) show up in these runs?
+
+Each claim (plain nets degrade with depth, residual nets improve with depth, residual beats plain
+at a depth) gets one of three conclusions: holds, does not hold (the opposite holds), or
+inconclusive. A difference counts only when Welch's 95% interval over seeds excludes zero, so a
+gap inside the seed noise, or resting on one seed per cell, is never called a result. Only runs of
+one setting (same result identity but for block, depth and seed) are compared: see collect.Group.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
-from .collect import Cell, Run, mean_std
+from .collect import FINAL_WINDOW_FRACTION, Cell, Run, mean_std
+from .stats import HOLDS, INCONCLUSIVE, LEVEL, OPPOSITE, Difference, welch
+
+TEST_NAME = f"Welch's t-test, two-sided {LEVEL:.0%} interval of the difference of seed means"
+WINDOW_TEXT = (
+    f"final training error = mean over the last {FINAL_WINDOW_FRACTION:.0%} of each run's "
+    "iterations at its final learning rate (the last logging window where the curve cannot give it)"
+)
 
 
 @dataclass
-class Trend:
-    """Mean final training error per completed depth of one block type."""
+class Comparison:
+    """Cell b against cell a: is b's mean error on the expected side of a's?"""
 
+    a: str  # `plain-20`
+    b: str  # `plain-56`
+    measure: str  # train_error | test_error
+    expected_sign: int  # +1: b should be higher; -1: b should be lower
+    result: Difference
+    seeds_a: list[int | None]
+    seeds_b: list[int | None]
+
+    @property
+    def conclusion(self) -> str:
+        return self.result.conclusion(self.expected_sign)
+
+    def evidence(self) -> str:
+        """`+30.4 points (95% interval +25.1 to +35.7; 4 vs 4 seeds)` or the one-seed caveat."""
+        r = self.result
+        text = f"{_pts(r.diff)} points"
+        if r.one_seed:
+            return (
+                f"{text}, resting on {_seed_count(r.a)} vs {_seed_count(r.b)}: "
+                "one seed cannot tell noise from effect"
+            )
+        lo, hi = r.ci
+        inside = ", inside the seed noise" if self.conclusion == INCONCLUSIVE else ""
+        return (
+            f"{text}{inside} ({LEVEL:.0%} interval {_pts(lo)} to {_pts(hi)}; "
+            f"{len(r.a)} vs {len(r.b)} seeds)"
+        )
+
+    def to_json(self) -> dict:
+        r = self.result
+        return {
+            "a": self.a,
+            "b": self.b,
+            "measure": self.measure,
+            "expected": "b higher" if self.expected_sign > 0 else "b lower",
+            "conclusion": self.conclusion,
+            "mean_a": r_mean(r.a),
+            "mean_b": r_mean(r.b),
+            "difference": r.diff,
+            "ci95": list(r.ci) if r.ci else None,
+            "p_value": r.p_value,
+            "df": r.df,
+            "test": "welch_t" if not r.one_seed else "none: one seed",
+            "seeds_a": self.seeds_a,
+            "seeds_b": self.seeds_b,
+        }
+
+
+@dataclass
+class Half:
+    """One half of the result: plain nets degrade, or residual nets improve, with depth."""
+
+    key: str  # plain_degrades | residual_improves
     block: str
-    depths: list[int]
-    errors: list[float]  # fractions, same order as depths
+    expected_sign: int  # +1: error rises with depth; -1: falls
+    depths: list[int]  # depths with at least one completed seed
+    means: list[float]
+    missing: dict[int, str]  # depth -> why it has no completed seed
+    excluded: list[str]  # `plain-56: 1 of 3 seeds diverged, excluded from the mean`
+    endpoints: Comparison | None
+    steps: list[Comparison]
 
     @property
-    def judgeable(self) -> bool:
-        return len(self.depths) >= 2
+    def conclusion(self) -> str:
+        if self.endpoints is None:
+            return INCONCLUSIVE
+        return self.endpoints.conclusion
 
     @property
-    def rises(self) -> bool:
-        """Deepest completed depth trains worse than the shallowest."""
-        return self.errors[-1] > self.errors[0]
+    def monotone(self) -> bool | None:
+        """True only when every step between adjacent depths holds on its own."""
+        if len(self.steps) < 2:
+            return None
+        return all(s.conclusion == HOLDS for s in self.steps)
 
-    @property
-    def falls(self) -> bool:
-        return self.errors[-1] < self.errors[0]
-
-    @property
-    def monotone_rise(self) -> bool:
-        return all(a < b for a, b in zip(self.errors, self.errors[1:], strict=False))
-
-    @property
-    def monotone_fall(self) -> bool:
-        return all(a > b for a, b in zip(self.errors, self.errors[1:], strict=False))
+    def to_json(self) -> dict:
+        return {
+            "claim": f"{self.block} nets {'degrade' if self.expected_sign > 0 else 'improve'} with depth",
+            "conclusion": self.conclusion,
+            "depths": self.depths,
+            "mean_train_error": self.means,
+            "endpoints": self.endpoints.to_json() if self.endpoints else None,
+            "steps": [s.to_json() for s in self.steps],
+            "monotone": self.monotone,
+            "missing_depths": {str(d): why for d, why in self.missing.items()},
+            "excluded": self.excluded,
+        }
 
 
 @dataclass
 class Verdict:
-    """Structured verdict; booleans are None where the runs cannot answer the question."""
+    """The verdict on one group of like runs."""
 
+    label: str  # what sets this group apart from others in the same report; "" if alone
+    setting: dict
     dataset: str | None
-    plain: Trend | None
-    residual: Trend | None
-    plain_degrades: bool | None
-    plain_monotone: bool | None  # strictly rising over all completed depths
-    residual_improves: bool | None
-    residual_monotone: bool | None  # strictly falling over all completed depths
-    compare_depth: int | None  # deepest depth with completed plain and residual runs
-    residual_beats_plain: bool | None  # lower training error there
-    lines: list[str] = field(default_factory=list)  # the findings, in words
-    excluded: list[str] = field(default_factory=list)  # one line per run not averaged in
-    cautions: list[str] = field(default_factory=list)
+    halves: dict[str, Half | None]
+    plain_vs_residual: list[Comparison]  # per depth with both, shallowest first
+    test_error_residual: Comparison | None  # residual shallowest vs deepest, test error
+    lines: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+    windows: list[str] = field(default_factory=list)
+
+    @property
+    def plain(self) -> Half | None:
+        return self.halves["plain_degrades"]
+
+    @property
+    def residual(self) -> Half | None:
+        return self.halves["residual_improves"]
+
+    @property
+    def both_halves_hold(self) -> bool:
+        return all(h is not None and h.conclusion == HOLDS for h in self.halves.values())
 
     def to_text(self) -> str:
-        """Plain text for the terminal."""
         out = list(self.lines)
-        out += [f"Caution: {c}" for c in self.cautions]
         out += [f"not included: {e}" for e in self.excluded]
         return "\n".join(out) + "\n"
 
-    def to_markdown(self) -> str:
-        """verdict.md."""
-        out = ["# Verdict", ""]
+    def to_markdown(self, heading: str = "# Verdict") -> str:
+        out = [heading, ""]
         out += [f"{line}\n" for line in self.lines]
-        if self.cautions:
-            out += ["## Cautions", ""] + [f"- {c}" for c in self.cautions] + [""]
         if self.excluded:
-            out += ["## Runs not included in any mean", ""]
+            out += ["Runs not included in any mean:", ""]
             out += [f"- not included: {e}" for e in self.excluded] + [""]
         return "\n".join(out)
+
+    def to_json(self) -> dict:
+        return {
+            "label": self.label,
+            "setting": self.setting,
+            "dataset": self.dataset,
+            "both_halves_hold": self.both_halves_hold,
+            "halves": {k: (h.to_json() if h else None) for k, h in self.halves.items()},
+            "plain_vs_residual": [c.to_json() for c in self.plain_vs_residual],
+            "residual_test_error": (
+                self.test_error_residual.to_json() if self.test_error_residual else None
+            ),
+            "excluded": self.excluded,
+            "train_error_windows": self.windows,
+            "sentences": self.lines,
+        }
+
+
+def r_mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f}%"
+
+
+def _pts(x: float) -> str:
+    return f"{x * 100:+.1f}"
+
+
+def _seed_count(values: list[float]) -> str:
+    return f"{len(values)} seed{'s' if len(values) != 1 else ''}"
 
 
 def describe_excluded(run: Run) -> str:
@@ -91,145 +205,190 @@ def describe_excluded(run: Run) -> str:
     return f"{run.short} has status {run.status!r} (at {at})"
 
 
-def trend(cells: list[Cell], block: str) -> Trend | None:
-    """The block's training-error trend over depths that have a completed run; None if no runs."""
+def _values(cell: Cell, measure: str) -> tuple[list[float], list[int | None]]:
+    runs = [r for r in cell.completed if getattr(r, measure) is not None]
+    return [getattr(r, measure) for r in runs], [r.seed for r in runs]
+
+
+def compare(a: Cell, b: Cell, expected_sign: int, measure: str = "train_error") -> Comparison:
+    va, sa = _values(a, measure)
+    vb, sb = _values(b, measure)
+    return Comparison(a.label, b.label, measure, expected_sign, welch(va, vb), sa, sb)
+
+
+def _status_counts(runs: list[Run]) -> str:
+    counts = Counter("unfinished" if r.status in ("running", "unknown") else r.status for r in runs)
+    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+
+
+def _excluded_from_mean(cell: Cell) -> str:
+    """`plain-56: 1 of 3 seeds diverged, excluded from the mean`."""
+    kinds = _status_counts(cell.excluded)
+    n, total = len(cell.excluded), len(cell.runs)
+    if len({r.status for r in cell.excluded}) == 1:
+        return (
+            f"{cell.label}: {n} of {total} seeds {kinds.split(' ', 1)[1]}, excluded from the mean"
+        )
+    return f"{cell.label}: {n} of {total} seeds excluded from the mean ({kinds})"
+
+
+def half(cells: list[Cell], block: str, expected_sign: int) -> Half | None:
+    """The block's trend over depth; None when there are no runs of that block at all."""
     mine = sorted((c for c in cells if c.block == block), key=lambda c: c.depth)
     if not mine:
         return None
-    depths, errors = [], []
-    for c in mine:
-        stats = mean_std([r.train_error for r in c.completed if r.train_error is not None])
-        if stats:
-            depths.append(c.depth)
-            errors.append(stats[0])
-    return Trend(block, depths, errors)
-
-
-def _pct(x: float) -> str:
-    return f"{x * 100:.1f}%"
-
-
-def _ordering(t: Trend, rising: bool) -> str:
-    """`(monotone over 20<32<44<56)` or the per-depth numbers when the order is broken."""
-    if len(t.depths) > 2 and (t.monotone_rise if rising else t.monotone_fall):
-        return f" (monotone over {'<'.join(str(d) for d in t.depths)})"
-    if len(t.depths) > 2:
-        each = ", ".join(f"{d}: {_pct(e)}" for d, e in zip(t.depths, t.errors, strict=True))
-        return f" (not monotone: {each})"
-    return ""
-
-
-def _trend_line(t: Trend | None, name: str, word: str) -> str:
-    """One sentence about one block type; `word` is what the paper expects (degrade / improve)."""
-    if t is None:
-        return f"No {name} runs: can't judge how {name} nets change with depth."
-    if not t.depths:
-        return f"{name.capitalize()} nets: no completed run yet, can't judge a depth trend."
-    if not t.judgeable:
-        return (
-            f"{name.capitalize()} nets: only depth {t.depths[0]} has a completed run "
-            f"(training error {_pct(t.errors[0])}), can't judge a depth trend."
-        )
-    span = (
-        f"training error {_pct(t.errors[0])} at depth {t.depths[0]} -> "
-        f"{_pct(t.errors[-1])} at depth {t.depths[-1]}"
+    usable = [c for c in mine if _values(c, "train_error")[0]]
+    missing = {
+        c.depth: f"no completed seed ({_status_counts(c.runs)})" for c in mine if c not in usable
+    }
+    excluded = [_excluded_from_mean(c) for c in usable if c.excluded]
+    means = [mean_std(_values(c, "train_error")[0])[0] for c in usable]
+    endpoints = compare(usable[0], usable[-1], expected_sign) if len(usable) >= 2 else None
+    steps = [compare(x, y, expected_sign) for x, y in zip(usable, usable[1:], strict=False)]
+    return Half(
+        key=f"{block}_{'degrades' if expected_sign > 0 else 'improves'}",
+        block=block,
+        expected_sign=expected_sign,
+        depths=[c.depth for c in usable],
+        means=means,
+        missing=missing,
+        excluded=excluded,
+        endpoints=endpoints,
+        steps=steps,
     )
-    expected = t.rises if name == "plain" else t.falls
-    if expected:
-        return f"{name.capitalize()} nets {word} with depth: {span}{_ordering(t, name == 'plain')}."
-    if t.errors[-1] == t.errors[0]:
-        return f"{name.capitalize()} nets: training error is flat with depth: {span}."
+
+
+_CLAIMS = {"plain": "Plain nets degrade with depth", "residual": "Residual nets improve with depth"}
+
+
+def half_sentence(h: Half | None, block: str) -> str:
+    claim = _CLAIMS[block]
+    if h is None:
+        return f"{claim}: inconclusive, no {block} runs."
+    gaps = "".join(f" Depth {d} is left out: {why}." for d, why in h.missing.items())
+    gaps += "".join(f" {e}." for e in h.excluded)
+    if h.endpoints is None:
+        have = (
+            f"only depth {h.depths[0]} has a completed run ({_pct(h.means[0])})"
+            if h.depths
+            else "no depth has a completed run"
+        )
+        return f"{claim}: inconclusive, {have}.{gaps}"
+    c = h.endpoints
+    head = {
+        HOLDS: "holds",
+        OPPOSITE: "does NOT hold, the opposite holds",
+        INCONCLUSIVE: "inconclusive",
+    }
+    per_depth = ", ".join(f"{d}: {_pct(m)}" for d, m in zip(h.depths, h.means, strict=True))
+    text = (
+        f"{claim}: {head[c.conclusion]}. Training error {_pct(h.means[0])} at depth "
+        f"{h.depths[0]} -> {_pct(h.means[-1])} at depth {h.depths[-1]}, {c.evidence()}."
+    )
+    if len(h.depths) > 2:
+        steps = ", ".join(
+            f"{s.a.split('-')[-1]}->{s.b.split('-')[-1]} {s.conclusion}" for s in h.steps
+        )
+        order = "<" if h.expected_sign > 0 else ">"
+        mono = (
+            f" Monotone over {order.join(str(d) for d in h.depths)}: every step holds."
+            if h.monotone
+            else f" Not shown to be monotone: steps {steps}."
+        )
+        text += f" Per depth: {per_depth}.{mono}"
+    return text + gaps
+
+
+def pair_sentence(c: Comparison) -> str:
+    depth = c.a.split("-")[-1]
+    head = {
+        HOLDS: "residual trains better",
+        OPPOSITE: "residual trains WORSE (the opposite holds)",
+        INCONCLUSIVE: "inconclusive",
+    }[c.conclusion]
+    mb, ma = r_mean(c.result.b), r_mean(c.result.a)
     return (
-        f"{name.capitalize()} nets do NOT {word} with depth at this scale: "
-        f"{span}{_ordering(t, name != 'plain')}."
+        f"At depth {depth}, residual vs plain: {head}. Training error {_pct(mb)} vs {_pct(ma)}, "
+        f"{c.evidence()}."
     )
 
 
-def _seed_range(cell: Cell) -> tuple[float, float] | None:
-    vals = [r.train_error for r in cell.completed if r.train_error is not None]
-    return (min(vals), max(vals)) if len(vals) >= 2 else None
-
-
-def _noise_caution(cells: list[Cell], t: Trend | None) -> str | None:
-    """Warn when the seeds at the shallowest and deepest depth overlap: the trend may be noise."""
-    if t is None or not t.judgeable:
-        return None
-    by_depth = {c.depth: c for c in cells if c.block == t.block}
-    lo, hi = _seed_range(by_depth[t.depths[0]]), _seed_range(by_depth[t.depths[-1]])
-    if lo and hi and lo[0] <= hi[1] and hi[0] <= lo[1]:
+def headline(v: Verdict) -> str:
+    plain, residual = v.plain, v.residual
+    pc = plain.conclusion if plain else INCONCLUSIVE
+    rc = residual.conclusion if residual else INCONCLUSIVE
+    if v.both_halves_hold:
         return (
-            f"{t.block} training errors at depth {t.depths[0]} ({_pct(lo[0])}-{_pct(lo[1])}) and "
-            f"{t.depths[-1]} ({_pct(hi[0])}-{_pct(hi[1])}) overlap across seeds."
+            "Both halves hold: plain nets degrade with depth and residual nets improve with depth "
+            "(each beyond its seed noise)."
         )
-    return None
+    return f"Not both halves: the plain half is {_word(pc)}, the residual half is {_word(rc)}."
 
 
-def _mixed_configs(cells: list[Cell]) -> list[str]:
-    """Seeds of one cell should differ only in seed; say so when they don't."""
-    out = []
-    for c in cells:
-        for attr in ("width", "shortcut", "init", "iterations"):
-            values = {getattr(r, attr) for r in c.runs if getattr(r, attr) is not None}
-            if len(values) > 1:
-                shown = ", ".join(sorted(str(v) for v in values))
-                out.append(f"{c.label} mixes runs with different {attr} ({shown}).")
-    return out
+def _word(conclusion: str) -> str:
+    return {HOLDS: "shown", OPPOSITE: "contradicted", INCONCLUSIVE: "inconclusive"}[conclusion]
 
 
-def judge(cells: list[Cell], problems: list[str] | None = None) -> Verdict:
-    """Build the verdict from cells; `problems` are run dirs that could not be loaded at all."""
+def judge(
+    cells: list[Cell],
+    problems: list[str] | None = None,
+    label: str = "",
+    setting: dict | None = None,
+) -> Verdict:
+    """The verdict on one group of like runs (cells of one setting); `problems` are run dirs that
+    could not be loaded at all."""
     runs = [r for c in cells for r in c.runs]
     names = sorted({r.dataset for r in runs if r.dataset})
     dataset = names[0] if len(names) == 1 else None
-    plain, residual = trend(cells, "plain"), trend(cells, "residual")
-    n_done = sum(r.completed for r in runs)
-    lines = [
-        f"Dataset: {dataset or 'unknown'}; {len(runs)} runs in {len(cells)} (block, depth) cells, "
-        f"{n_done} completed. Means are over completed seeds only."
+    halves = {
+        "plain_degrades": half(cells, "plain", +1),
+        "residual_improves": half(cells, "residual", -1),
+    }
+    by_key = {(c.block, c.depth): c for c in cells}
+    pairs = [
+        compare(by_key[("plain", d)], by_key[("residual", d)], -1)
+        for d in sorted({c.depth for c in cells})
+        if ("plain", d) in by_key
+        and ("residual", d) in by_key
+        and _values(by_key[("plain", d)], "train_error")[0]
+        and _values(by_key[("residual", d)], "train_error")[0]
     ]
-    lines.append(_trend_line(plain, "plain", "degrade"))
-    lines.append(_trend_line(residual, "residual", "improve"))
+    res = halves["residual_improves"]
+    test_cmp = None
+    if res and len(res.depths) >= 2:
+        lo, hi = by_key[("residual", res.depths[0])], by_key[("residual", res.depths[-1])]
+        if _values(lo, "test_error")[0] and _values(hi, "test_error")[0]:
+            test_cmp = compare(lo, hi, -1, "test_error")
+    windows = sorted({r.train_error_window.split(" (")[0] for r in runs if r.completed})
+    v = Verdict(label, setting or {}, dataset, halves, pairs, test_cmp, windows=windows)
 
-    # Plain vs residual at the deepest depth both have completed.
-    common = sorted(set(plain.depths if plain else []) & set(residual.depths if residual else []))
-    compare_depth = common[-1] if common else None
-    beats = None
-    if compare_depth is None:
-        lines.append(
+    n_done = sum(r.completed for r in runs)
+    seeds = Counter(len(c.completed) for c in cells)
+    per_cell = ", ".join(
+        f"{n} seed{'s' if n != 1 else ''} in {k} cell{'s' if k != 1 else ''}"
+        for n, k in sorted(seeds.items())
+    )
+    v.lines.append(headline(v))
+    v.lines.append(
+        f"Dataset: {dataset or 'unknown'}; {len(runs)} runs in {len(cells)} (block, depth) cells, "
+        f"{n_done} completed ({per_cell}). Training error: {WINDOW_TEXT}. Test: {TEST_NAME}."
+    )
+    v.lines.append(half_sentence(halves["plain_degrades"], "plain"))
+    v.lines.append(half_sentence(res, "residual"))
+    if test_cmp is not None:
+        mb, ma = r_mean(test_cmp.result.b), r_mean(test_cmp.result.a)
+        v.lines.append(
+            f"Residual test error {test_cmp.a} -> {test_cmp.b}: {_pct(ma)} -> {_pct(mb)}, "
+            f"{test_cmp.evidence()}: lower at depth {test_cmp.b.split('-')[-1]} "
+            f"{'in the seed mean' if mb < ma else 'NOT in the seed mean'}, "
+            f"{test_cmp.conclusion} by the test."
+        )
+    if pairs:
+        v.lines += [pair_sentence(c) for c in pairs]
+    else:
+        v.lines.append(
             "No depth has completed runs of both plain and residual nets: can't compare them."
         )
-    else:
-        p = plain.errors[plain.depths.index(compare_depth)]
-        r = residual.errors[residual.depths.index(compare_depth)]
-        beats = r < p
-        gap = abs(p - r) * 100
-        how = (
-            f"residual is {gap:.1f} points lower"
-            if beats
-            else f"residual is NOT lower ({gap:.1f} points higher)"
-        )
-        if r == p:
-            how = "they are equal"
-        lines.append(
-            f"At depth {compare_depth} (deepest with both), training error residual {_pct(r)} "
-            f"vs plain {_pct(p)}: {how}."
-        )
-
-    cautions = [c for c in (_noise_caution(cells, plain), _noise_caution(cells, residual)) if c]
-    cautions += _mixed_configs(cells)
-    excluded = [describe_excluded(r) for c in cells for r in c.excluded]
-    excluded += [f"{p} (could not be loaded)" for p in problems or []]
-    return Verdict(
-        dataset=dataset,
-        plain=plain,
-        residual=residual,
-        plain_degrades=plain.rises if plain and plain.judgeable else None,
-        plain_monotone=plain.monotone_rise if plain and plain.judgeable else None,
-        residual_improves=residual.falls if residual and residual.judgeable else None,
-        residual_monotone=residual.monotone_fall if residual and residual.judgeable else None,
-        compare_depth=compare_depth,
-        residual_beats_plain=beats,
-        lines=lines,
-        excluded=excluded,
-        cautions=cautions,
-    )
+    v.excluded = [describe_excluded(r) for c in cells for r in c.excluded]
+    v.excluded += [f"{p} (could not be loaded)" for p in problems or []]
+    return v

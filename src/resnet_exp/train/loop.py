@@ -3,6 +3,7 @@ saved and restored, so an interrupted run resumes bit-identically (on CPU, fixed
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -30,6 +31,12 @@ def default_channels_last(device: torch.device, width: int) -> bool:
     tensor-core kernels want; on CPU (oneDNN) it is 24-45% faster at width 16, batch 128, but
     2-8% slower at width 8, batch 64."""
     return device.type == "cuda" or width >= 16
+
+
+def checks_every_step(device: torch.device) -> bool:
+    """Whether the loop reads the divergence flag after every step: a host sync is free on CPU
+    but stalls the CUDA queue, so there it is read only where something is logged or saved."""
+    return device.type == "cpu"
 
 
 def make_optimizer(model: nn.Module, spec: OptimSpec) -> torch.optim.SGD:
@@ -206,7 +213,6 @@ class Trainer:
             record[f"{es.name}_error"] = wrong.item() / len(es.y)
             record[f"{es.name}_loss"] = loss_sum.item() / len(es.y)
         record["wall_time_s"] = round(self.wall_time_s, 3)
-        self.last_eval = record
         return record
 
     # --- the loop -------------------------------------------------------------------------------
@@ -222,7 +228,7 @@ class Trainer:
         `should_stop` is polled after every step (Ctrl-C / SIGTERM finish the current step).
         """
         L = self.loop
-        check_every_step = self.device.type == "cpu"  # a sync is free on CPU, costly on CUDA
+        check_every_step = checks_every_step(self.device)
         while self.iteration < L.iterations:
             t0 = time.perf_counter()
             self.step()
@@ -240,7 +246,14 @@ class Trainer:
                 emit(self.window_record())
             if it % L.eval_every == 0 or it == L.iterations:
                 t1 = time.perf_counter()
-                emit(self.evaluate())
+                record = self.evaluate()
+                # Weights can turn non-finite in this step's update while its loss was finite:
+                # the evaluation is the first to see it. Such a record is never written.
+                if not all(_finite(v) for v in record.values()):
+                    self.diverged_at = it
+                    return "diverged"
+                self.last_eval = record
+                emit(record)
                 self.wall_time_s += time.perf_counter() - t1
                 self.win_start += time.perf_counter() - t1  # keep eval time out of images/s
             if on_step is not None:
@@ -253,3 +266,7 @@ class Trainer:
             if stopping:
                 return "interrupted"
         return "completed"
+
+
+def _finite(value: object) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)

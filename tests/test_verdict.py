@@ -1,0 +1,263 @@
+"""The verdict cannot overclaim: noise-aware conclusions, nothing dropped silently, like with like,
+a steadier final training error, and verdict.json. Numbers are checked against hand computations."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import make_run
+
+from resnet_exp.report.cli import main
+from resnet_exp.report.collect import (
+    final_window_error,
+    find_run_dirs,
+    group_cells,
+    load_runs,
+    run_setting,
+    split_by_setting,
+)
+from resnet_exp.report.stats import HOLDS, INCONCLUSIVE, OPPOSITE, welch
+from resnet_exp.report.verdict import judge
+
+
+def sweep_of(root: Path, errors: dict[tuple[str, int], list[float]], **extra) -> Path:
+    """One run per seed: errors[(block, depth)] = [seed 0's error, seed 1's, ...]."""
+    for (block, depth), values in errors.items():
+        for seed, err in enumerate(values):
+            make_run(root, block, depth, seed, err, **extra)
+    return root
+
+
+def verdict_of(root: Path):
+    runs, problems = load_runs(find_run_dirs(root))
+    return judge(group_cells(runs), problems)
+
+
+CLEAR = {
+    ("plain", 20): [0.40, 0.41, 0.42],
+    ("plain", 56): [0.60, 0.61, 0.62],
+    ("residual", 20): [0.30, 0.31, 0.32],
+    ("residual", 56): [0.25, 0.26, 0.27],
+}
+
+
+# --- the test itself, against hand computation -------------------------------------------------
+
+
+def test_welch_interval_matches_hand_computation() -> None:
+    # a = 1,2,3 and b = 4,5,6: difference 3, se = sqrt(1/3 + 1/3), df = 4, t(0.975, 4) = 2.776445
+    d = welch([1.0, 2.0, 3.0], [4.0, 5.0, 6.0])
+    se = math.sqrt(2 / 3)
+    assert d.diff == pytest.approx(3.0)
+    assert d.df == pytest.approx(4.0)
+    assert d.ci == pytest.approx((3 - 2.776445 * se, 3 + 2.776445 * se), abs=1e-5)
+    assert d.p_value == pytest.approx(0.02131, abs=1e-4)  # t = 3.674 on 4 df
+    assert d.conclusion(+1) == HOLDS and d.conclusion(-1) == OPPOSITE
+    # Unequal variances and sizes: Welch-Satterthwaite degrees of freedom by hand.
+    a, b = [0.10, 0.12], [0.20, 0.30, 0.40]
+    va, vb = 0.0002 / 2, 0.01 / 3
+    assert welch(a, b).df == pytest.approx((va + vb) ** 2 / (va**2 / 1 + vb**2 / 2))
+    one = welch([0.1], [0.5, 0.6])
+    assert one.one_seed and one.ci is None and one.conclusion(+1) == INCONCLUSIVE
+
+
+# --- verdict cases --------------------------------------------------------------------------
+
+
+def test_clear_result_both_halves_hold(tmp_path: Path) -> None:
+    v = verdict_of(sweep_of(tmp_path, CLEAR))
+    assert v.plain.conclusion == HOLDS and v.residual.conclusion == HOLDS
+    assert v.both_halves_hold
+    assert v.plain.endpoints.result.diff == pytest.approx(0.20)
+    assert v.residual.endpoints.result.diff == pytest.approx(-0.05)
+    assert [c.conclusion for c in v.plain_vs_residual] == [HOLDS, HOLDS]
+    assert v.test_error_residual.conclusion == HOLDS  # test error = train + 0.05 in make_run
+    text = v.to_text()
+    assert text.startswith("Both halves hold")
+    assert "Plain nets degrade with depth: holds. Training error 41.0% at depth 20 -> 61.0%" in text
+    assert "3 vs 3 seeds" in text
+
+
+def test_rise_inside_the_noise_is_inconclusive(tmp_path: Path) -> None:
+    errors = dict(CLEAR)
+    errors[("plain", 20)] = [0.40, 0.45, 0.50]
+    errors[("plain", 56)] = [0.42, 0.47, 0.52]  # 2 points higher, seeds spread 10 points
+    v = verdict_of(sweep_of(tmp_path, errors))
+    assert v.plain.conclusion == INCONCLUSIVE and not v.both_halves_hold
+    text = v.to_text()
+    assert "Plain nets degrade with depth: inconclusive" in text
+    assert "+2.0 points, inside the seed noise" in text
+    assert text.startswith("Not both halves: the plain half is inconclusive")
+    assert "Both halves hold" not in text
+
+
+def test_opposite_direction_does_not_hold(tmp_path: Path) -> None:
+    errors = dict(CLEAR)
+    errors[("residual", 56)] = [0.40, 0.41, 0.42]  # deeper residual clearly worse
+    v = verdict_of(sweep_of(tmp_path, errors))
+    assert v.residual.conclusion == OPPOSITE
+    assert "Residual nets improve with depth: does NOT hold, the opposite holds" in v.to_text()
+
+
+def test_endpoints_rise_but_the_middle_does_not(tmp_path: Path) -> None:
+    errors = dict(CLEAR)
+    errors[("plain", 32)] = [0.50, 0.51, 0.52]
+    errors[("plain", 44)] = [0.45, 0.46, 0.47]  # falls between 32 and 44
+    v = verdict_of(sweep_of(tmp_path, errors))
+    assert v.plain.conclusion == HOLDS  # 20 -> 56 still rises beyond the noise
+    assert v.plain.monotone is False
+    assert [s.conclusion for s in v.plain.steps] == [HOLDS, OPPOSITE, HOLDS]
+    text = v.to_text()
+    assert "Per depth: 20: 41.0%, 32: 51.0%, 44: 46.0%, 56: 61.0%" in text
+    assert (
+        "Not shown to be monotone: steps 20->32 holds, 32->44 does not hold, 44->56 holds" in text
+    )
+    assert "Monotone over" not in text.split("Residual")[0]
+
+
+def test_monotone_only_when_every_step_holds(tmp_path: Path) -> None:
+    errors = dict(CLEAR)
+    errors[("plain", 32)] = [0.45, 0.46, 0.47]
+    errors[("plain", 44)] = [0.50, 0.51, 0.52]
+    v = verdict_of(sweep_of(tmp_path, errors))
+    assert v.plain.monotone is True
+    assert "Monotone over 20<32<44<56: every step holds" in v.to_text()
+
+
+def test_one_seed_per_cell_says_it_cannot_tell(tmp_path: Path) -> None:
+    errors = {k: v[:1] for k, v in CLEAR.items()}
+    v = verdict_of(sweep_of(tmp_path, errors))
+    assert v.plain.conclusion == INCONCLUSIVE and v.residual.conclusion == INCONCLUSIVE
+    assert not v.both_halves_hold
+    text = v.to_text()
+    assert "resting on 1 seed vs 1 seed: one seed cannot tell noise from effect" in text
+    assert v.plain.endpoints.to_json()["ci95"] is None
+
+
+def test_deepest_depth_all_diverged_is_named(tmp_path: Path) -> None:
+    errors = {("plain", 20): [0.40, 0.41, 0.42], ("plain", 44): [0.50, 0.51, 0.52]}
+    sweep_of(tmp_path, errors)
+    for seed in range(3):  # the deepest plain net diverged in every seed, with a low last error
+        make_run(tmp_path, "plain", 56, seed, 0.05, status="diverged", iteration=100)
+    make_run(tmp_path, "plain", 44, 3, 0.01, status="diverged", iteration=50)
+    v = verdict_of(tmp_path)
+    assert v.plain.depths == [20, 44]
+    assert v.plain.missing == {56: "no completed seed (3 diverged)"}
+    text = v.to_text()
+    assert "Depth 56 is left out: no completed seed (3 diverged)." in text
+    assert "plain-44: 1 of 4 seeds diverged, excluded from the mean." in text
+    assert "plain-56 s2 diverged at iteration 100" in text
+    assert v.plain.means[-1] == pytest.approx(0.51)  # the diverged 1% is not averaged in
+
+
+def test_mixed_settings_are_never_averaged(tmp_path: Path, capsys) -> None:
+    sweep_of(tmp_path / "short", CLEAR, iterations=400)
+    sweep_of(tmp_path / "long", {k: [x - 0.1 for x in v] for k, v in CLEAR.items()}, iterations=800)
+    runs, _ = load_runs(find_run_dirs(tmp_path))
+    groups, unplaced = split_by_setting(runs)
+    assert [g.label for g in groups] == ["iterations=400", "iterations=800"]
+    assert [len(g.runs) for g in groups] == [12, 12] and unplaced == []
+
+    out = tmp_path / "rep"
+    assert main([str(tmp_path), "--out", str(out), "--no-tensorboard", "--formats", "png"]) == 0
+    assert (
+        "2 settings, reported one by one (iterations=400; iterations=800)"
+        in capsys.readouterr().out
+    )
+    doc = json.loads((out / "verdict.json").read_text())
+    assert [c["label"] for c in doc["comparisons"]] == ["iterations=400", "iterations=800"]
+    for sub in ("iterations=400", "iterations=800"):
+        assert (out / sub / "table.csv").is_file() and (out / sub / "verdict.md").is_file()
+    long = doc["comparisons"][1]["halves"]["plain_degrades"]
+    assert long["mean_train_error"] == pytest.approx([0.31, 0.51])  # not mixed with the short runs
+
+
+def test_setting_comes_from_the_recorded_config(tmp_path: Path) -> None:
+    from omegaconf import OmegaConf
+    from test_config import compose_train
+
+    def config(*overrides: str) -> dict:
+        return OmegaConf.to_container(compose_train(list(overrides)), resolve=True)
+
+    base = run_setting({"config": config("depth=20", "seed=0")})
+    assert base == run_setting({"config": config("depth=56", "block=plain", "seed=3")})
+    other = run_setting({"config": config("depth=20", "optim.lr=0.05")})
+    assert other["optim.lr"] == 0.05 and base["optim.lr"] == 0.1
+    assert "model.depth" not in base and "loop.seed" not in base
+
+
+def test_duplicate_seed_counts_once(tmp_path: Path, capsys) -> None:
+    sweep_of(tmp_path / "a", CLEAR)
+    shutil.copytree(tmp_path / "a" / "plain-56_A_kaiming_normal_s0", tmp_path / "b" / "copy")
+    (tmp_path / "b" / "copy").rename(tmp_path / "b" / "plain-56_A_kaiming_normal_s0")
+    out = tmp_path / "rep"
+    assert main([str(tmp_path), "--out", str(out), "--no-tensorboard", "--formats", "png"]) == 0
+    assert "counted once" in capsys.readouterr().err
+    doc = json.loads((out / "verdict.json").read_text())
+    assert len(doc["duplicates_counted_once"]) == 1
+    assert len(doc["comparisons"]) == 1
+    plain = doc["comparisons"][0]["halves"]["plain_degrades"]["endpoints"]
+    assert plain["seeds_b"] == [0, 1, 2]
+
+
+def test_verdict_json_is_machine_readable(tmp_path: Path, capsys) -> None:
+    sweep_of(tmp_path, CLEAR)
+    make_run(tmp_path, "residual", 56, 3, 0.9, status="failed", error="out of memory")
+    assert main([str(tmp_path), "--no-tensorboard", "--formats", "png"]) == 0
+    doc = json.loads((tmp_path / "report" / "verdict.json").read_text())
+    c = doc["comparisons"][0]
+    assert c["both_halves_hold"] is True
+    res = c["halves"]["residual_improves"]
+    assert res["conclusion"] == "holds"
+    assert res["endpoints"]["difference"] == pytest.approx(-0.05)
+    lo, hi = res["endpoints"]["ci95"]
+    assert lo < -0.05 < hi < 0
+    assert res["endpoints"]["seeds_a"] == [0, 1, 2]
+    assert res["excluded"] == ["residual-56: 1 of 4 seeds failed, excluded from the mean"]
+    assert "residual-56 s3 failed at iteration 400 of 400: out of memory" in c["excluded"]
+    assert c["plain_vs_residual"][1]["conclusion"] == "holds"
+    assert "last 10%" in doc["final_train_error"] and "Welch" in doc["test"]
+
+
+# --- the steadier final training error ----------------------------------------------------------
+
+
+def write_curve(run: Path, points: list[tuple[int, float, float]]) -> None:
+    (run / "metrics.jsonl").write_text(
+        "".join(
+            json.dumps({"kind": "train", "step": s, "train_error": e, "lr": lr}) + "\n"
+            for s, e, lr in points
+        )
+    )
+
+
+def test_final_window_is_the_last_tenth_at_the_final_lr(tmp_path: Path) -> None:
+    # 1000 iterations logged every 50: the last 10% is iterations 901-1000, windows 950 and 1000.
+    curve = [(s, 0.5, 0.1) for s in range(50, 901, 50)] + [(950, 0.30, 0.01), (1000, 0.20, 0.01)]
+    run = make_run(tmp_path, "plain", 20, 0, 0.99, iterations=1000)
+    write_curve(run, curve)
+    (r,), _ = load_runs([run])
+    assert r.train_error == pytest.approx(0.25)  # not the summary's last window (0.99)
+    assert r.train_error_window == "last 10% of iterations (901-1000, lr 0.01)"
+
+    # An lr drop inside the window: only the windows at the final lr count, weighted by length.
+    value, text = final_window_error(
+        [(880, 0.9), (940, 0.4), (1000, 0.1)],
+        {880: 0.1, 940: 0.01, 1000: 0.001},
+        1000,
+    )
+    assert value == pytest.approx(0.1) and "941-1000, lr 0.001" in text
+    # Windows of unequal length are weighted by the iterations they cover: (30*0.2 + 70*0.4)/100.
+    value, _ = final_window_error([(900, 0.9), (930, 0.2), (1000, 0.4)], {}, 1000)
+    assert value == pytest.approx((30 * 0.2 + 70 * 0.4) / 100)
+
+
+def test_runs_without_usable_curve_keep_the_summary_value(tmp_path: Path) -> None:
+    run = make_run(tmp_path, "plain", 20, 0, 0.33)
+    (run / "metrics.jsonl").write_text("")
+    (r,), _ = load_runs([run])
+    assert r.train_error == pytest.approx(0.33) and r.train_error_window == "last logging window"
