@@ -41,10 +41,13 @@ def test_tiny_training_run_end_to_end(tmp_path: Path) -> None:
     assert "completed 12 iterations" in r.stdout
 
 
-def test_bad_depth_is_one_line_and_leaves_no_run(tmp_path: Path) -> None:
-    r = run_cli(["train", *TINY, "depth=57"], tmp_path)
+@pytest.mark.parametrize(
+    "override,text", [("depth=57", "6n+2"), ("optim.milestones=[10,5]", "strictly increasing")]
+)
+def test_bad_input_is_one_line_and_leaves_no_run(tmp_path: Path, override: str, text: str) -> None:
+    r = run_cli(["train", *TINY, override], tmp_path)
     assert r.returncode == 2
-    assert r.stderr.strip().count("\n") == 0 and "6n+2" in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and text in r.stderr and "Traceback" not in r.stderr
     assert not list((tmp_path / "outputs").rglob("summary.json"))
     assert not any((tmp_path / "outputs" / "runs").iterdir())
 

@@ -119,6 +119,10 @@ def test_long_laptop_preset_is_the_laptop_preset_trained_four_times_longer() -> 
         ("precision=fp16", "precision=fp16 must be fp32 or bf16"),
         ("data=imagefolder", "needs data.root=PATH"),
         ("data.val_size=-1", "val_size"),
+        ("optim.milestones=[10,5]", r"\[10, 5\] must be strictly increasing"),
+        ("optim.milestones=[5,5]", "must be strictly increasing"),
+        ("optim.milestones=[0,5]", "entry 0=0 must be a positive integer"),
+        ("optim.milestones=[-3]", "must be a positive integer"),
     ],
 )
 def test_bad_values_are_one_line_user_errors(override: str, message: str) -> None:

@@ -189,3 +189,22 @@ def test_tensorboard_images_written(tmp_path: Path, capsys) -> None:
     data = events[0].read_bytes()
     assert b"report/figure6" in data and b"report/error_vs_depth" in data
     assert b"\x89PNG" in data  # the figures went in as images
+
+
+def test_unreadable_summary_is_named_and_skipped(tmp_path: Path, capsys) -> None:
+    make_run(tmp_path, "plain", 20, 0, 0.3)
+    bad = make_run(tmp_path, "plain", 56, 0, 0.5)
+    (bad / "summary.json").write_text('{"name": "plain-56_A_kaiming_normal_s0", "sta')
+    code, _, err = run_cli(capsys, str(tmp_path), "--no-tensorboard", "--formats", "png")
+    assert code == 0
+    assert f"warning: skipped {bad}: summary.json unreadable" in err
+    assert set(read_csv(tmp_path / "report" / "table.csv")) == {(20, "plain")}
+
+    only = tmp_path / "only"
+    worse = make_run(only, "plain", 20, 0, 0.3)
+    (worse / "summary.json").write_text("")
+    code, _, err = run_cli(capsys, str(only), "--no-tensorboard")
+    assert code == 2
+    assert f"warning: skipped {worse}: summary.json unreadable" in err
+    assert "nothing readable under" in err and "1 run directory could not be read" in err
+    assert "no runs found" not in err

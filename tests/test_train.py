@@ -406,3 +406,15 @@ def test_non_finite_evaluation_is_divergence_not_a_record(
     assert not [r for r in records if r["kind"] == "eval"]
     summary = (tmp_path / "summary.json").read_text()
     assert "NaN" not in summary and "Infinity" not in summary
+
+
+def test_milestone_beyond_the_run_is_a_warning_not_silence(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="resnet_exp"):
+        outcome = runner.run(tiny_spec("optim.milestones=[6,12,50]"), tmp_path)
+    assert outcome.status == "completed"
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("lr drop at iteration 50 will never happen" in w for w in warned)
+    assert any("lr drop at iteration 12 will never happen" in w for w in warned)
+    assert not any("iteration 6 " in w for w in warned)

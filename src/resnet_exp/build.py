@@ -110,7 +110,17 @@ def milestones_for(iterations: int, milestones: Any) -> tuple[int, ...]:
         raise UserError(
             f"optim.milestones={milestones} must be a list of iterations, e.g. optim.milestones=[32000,48000]"
         )
-    return tuple(_integer(m, "optim.milestones") for m in milestones)
+    drops = tuple(_integer(m, f"optim.milestones entry {m}") for m in milestones)
+    if any(b <= a for a, b in zip(drops, drops[1:], strict=False)):
+        raise UserError(
+            f"optim.milestones={list(drops)} must be strictly increasing (each lr drop after the one before), e.g. optim.milestones=[32000,48000]"
+        )
+    return drops
+
+
+def unreached_milestones(iterations: int, milestones: tuple[int, ...]) -> list[int]:
+    """Milestones at or after the last iteration: their lr drop never takes effect."""
+    return [m for m in milestones if m >= iterations]
 
 
 def spec_from_config(

@@ -92,9 +92,13 @@ def run_report(argv: list[str] | None, console: Console) -> int:
     for line in problems:
         print(f"{PROG}: warning: skipped {line}", file=sys.stderr)
     if not runs:
-        raise UserError(
-            f"no runs found under {', '.join(map(str, roots))} (a run directory holds summary.json)"
-        )
+        where = ", ".join(map(str, roots))
+        if problems:  # each one was named above, with its reason
+            raise UserError(
+                f"nothing readable under {where}: {len(problems)} run director"
+                f"{'y' if len(problems) == 1 else 'ies'} could not be read (see the warnings above)"
+            )
+        raise UserError(f"no runs found under {where} (a run directory holds summary.json)")
     runs, duplicates = drop_duplicates(runs)
     for line in duplicates:
         print(f"{PROG}: note: {line}", file=sys.stderr)

@@ -15,7 +15,12 @@ from pathlib import Path
 
 import torch
 
-from resnet_exp.build import identity_differences, identity_of_config, result_identity
+from resnet_exp.build import (
+    identity_differences,
+    identity_of_config,
+    result_identity,
+    unreached_milestones,
+)
 from resnet_exp.data.pipeline import Batches, pixel_mean
 from resnet_exp.data.sources import Dataset, load_dataset
 from resnet_exp.errors import UserError
@@ -142,6 +147,13 @@ def run(spec: RunSpec, run_dir: Path, stop_file: Path | None = None) -> Outcome:
 
 def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
     check_writable(run_dir)
+    for m in unreached_milestones(spec.loop.iterations, spec.optim.milestones):
+        log.warning(
+            "optim.milestones: the lr drop at iteration %d will never happen (the run stops at "
+            "iterations=%d)",
+            m,
+            spec.loop.iterations,
+        )
     previous = read_summary(run_dir)
     ckpt_path = run_dir / "checkpoint.pt"
     if spec.resume == "never" and (previous is not None or ckpt_path.exists()):
