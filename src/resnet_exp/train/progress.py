@@ -1,7 +1,15 @@
-"""A rich progress bar: iteration, it/s, ETA and the latest errors. Silent when disabled."""
+"""A rich progress bar: iteration, it/s, ETA and the latest errors. Silent when disabled.
+
+Run names are long (`residual-20_A_kaiming_normal_s0_batch_size=64_data=imagefolder`), so the
+full name is printed once above the bar and the bar carries only `residual-20 s0`: at 80
+columns the counts, speed, ETA, training error and lr must stay whole.
+"""
 
 from __future__ import annotations
 
+import re
+
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -16,24 +24,52 @@ from rich.text import Text
 
 class SpeedColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:.2f} it/s" if task.speed else "-- it/s")
+        return Text(f"{task.speed:.1f} it/s" if task.speed else "-- it/s")
+
+
+_NAME_RE = re.compile(r"^(?P<net>[A-Za-z]+-\d+)_.*?_s(?P<seed>\d+)(?:_|$)")
+# Below this width the bar leaves out the test error: the fields that must stay whole
+# and narrows the bar: count, speed, ETA, training error and lr then fit in 80 columns even at
+# 64000/64000 and 1234.5 it/s.
+WIDE = 110
+
+
+def short_name(name: str) -> str:
+    """`residual-20_A_kaiming_normal_s0_width=8` -> `residual-20 s0`."""
+    m = _NAME_RE.match(name)
+    return f"{m['net']} s{m['seed']}" if m else name[:16]
 
 
 class ProgressBar:
-    def __init__(self, name: str, total: int, start: int = 0, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        name: str,
+        total: int,
+        start: int = 0,
+        enabled: bool = True,
+        console: Console | None = None,
+    ) -> None:
         self.enabled = enabled
-        self.latest: dict[str, str] = {}  # "train" / "eval" -> "train err 41.2%" ...
+        self.latest: dict[str, str] = {}  # "train" / "eval" -> "train 41.2% lr 0.1" ...
         if enabled:
             self.progress = Progress(
                 TextColumn("[bold]{task.description}"),
-                BarColumn(),
+                BarColumn(bar_width=10),  # narrowed below on narrow terminals
                 MofNCompleteColumn(),
                 SpeedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[metrics]}"),
+                console=console,
             )
-            self.task = self.progress.add_task(name, total=total, completed=start, metrics="")
+            if self.progress.console.width < WIDE:
+                self.progress.columns[1].bar_width = 5
+            self.progress.console.print(
+                f"training {name}", markup=False, highlight=False, soft_wrap=True
+            )
+            self.task = self.progress.add_task(
+                short_name(name), total=total, completed=start, metrics=""
+            )
 
     def __enter__(self) -> ProgressBar:
         if self.enabled:
@@ -46,15 +82,22 @@ class ProgressBar:
 
     def advance(self, iteration: int) -> None:
         if self.enabled:
-            self.progress.update(
-                self.task, completed=iteration, metrics=" | ".join(self.latest.values())
-            )
+            self.progress.update(self.task, completed=iteration, metrics=self.metrics_text())
+
+    def metrics_text(self) -> str:
+        """The latest training error and lr, and the test error where the terminal is wide."""
+        parts = [self.latest[k] for k in ("train", "eval") if k in self.latest]
+        if self.progress.console.width < WIDE:
+            parts = parts[:1]
+        return " | ".join(parts)
 
     def update_metrics(self, record: dict) -> None:
         parts = [
-            f"{k.removesuffix('_error')} err {100 * v:.1f}%"
+            f"{k.removesuffix('_error')} {100 * v:.1f}%"
             for k, v in record.items()
             if k.endswith("_error") and v is not None
         ]
+        if record.get("kind") == "train" and record.get("lr") is not None:
+            parts.append(f"lr {record['lr']:g}")
         if parts:
-            self.latest[record["kind"]] = ", ".join(parts)
+            self.latest[record["kind"]] = " ".join(parts)
