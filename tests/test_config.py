@@ -106,6 +106,37 @@ def test_long_laptop_preset_is_the_laptop_preset_trained_four_times_longer() -> 
     assert compose_train(["experiment=degradation_cpu_long"]).sweep_name == "degradation_cpu_long"
 
 
+def test_both_halves_laptop_preset_composes_with_stable_run_names() -> None:
+    from hydra import compose, initialize_config_dir
+
+    spec = spec_from_config(compose_train(["experiment=degradation_laptop"]))
+    assert (spec.model.width, spec.loop.batch_size, spec.loop.iterations) == (8, 64, 6000)
+    assert spec.optim.lr == 0.05 and spec.optim.milestones == (3000, 4500)
+    assert (spec.model.shortcut, spec.model.init, spec.model.zero_residual) == (
+        "A",
+        "kaiming_normal",
+        False,
+    )
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(
+            config_name="train",
+            overrides=["experiment=degradation_laptop"],
+            return_hydra_config=True,
+        )
+    assert cfg.sweep_name == "degradation_laptop"
+    # Two runs at a time, the depth-56 pair first so both cores stay busy to the end.
+    assert cfg.hydra.launcher.n_jobs == 2
+    assert dict(cfg.hydra.sweeper.params) == {"depth": "56,20", "block": "plain,residual"}
+    # Run names: what the committed runs under docs/results/degradation_laptop are called.
+    job = ["depth=56", "block=plain", "experiment=degradation_laptop", "data=imagefolder"]
+    job += ["data.root=/any/where", "progress=false", "seed=2"]
+    assert name_suffix(job) == "_data=imagefolder"
+    assert compose_train(["block=plain", "depth=56", "seed=2"]).name.startswith(
+        "plain-56_A_kaiming_normal_s2"
+    )
+
+
 @pytest.mark.parametrize(
     "override,message",
     [
@@ -173,10 +204,13 @@ def test_identity_compares_resolved_values_not_spellings() -> None:
     assert identity("depth=110", "optim.warmup=true") == identity("depth=110")
 
 
-def test_identity_includes_the_image_folder() -> None:
+def test_identity_names_the_source_not_the_image_folder_path() -> None:
+    # An image folder's location is not part of the config identity: its content is, checked
+    # when the data is read (runner.check_same_data), so a moved folder is the same data.
     a = identity("data=imagefolder", "data.root=/data/a")
     b = identity("data=imagefolder", "data.root=/data/b")
-    assert identity_differences(a, b) == ["data: imagefolder:/data/a -> imagefolder:/data/b"]
+    assert identity_differences(a, b) == []
+    assert identity_differences(a, identity("data=cifar10")) == ["data: imagefolder -> cifar10"]
 
 
 def test_zero_residual_is_off_by_default_and_applies_to_residual_nets_only() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +117,7 @@ def test_image_folder_decodes_sorted_classes_and_caches(
     assert ds.train_y.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     png = np.array(Image.open(tmp_path / "ds" / "train" / "cat" / "0000.png"))
     assert torch.equal(ds.train_x[3], torch.from_numpy(png).permute(2, 0, 1))  # lossless PNG
-    assert ds.name == f"imagefolder:{(tmp_path / 'ds').resolve()}"
+    assert re.fullmatch(r"imagefolder:ds@[0-9a-f]{12}", ds.name)  # folder name + content
     assert len(list((tmp_path / "cache").glob("images-*.pt"))) == 1
 
     def no_decoding(*a, **k):
@@ -125,6 +126,33 @@ def test_image_folder_decodes_sorted_classes_and_caches(
     monkeypatch.setattr(sources, "_decode", no_decoding)
     again = load_image_folder(tmp_path / "ds", cache_dir=tmp_path / "cache")
     assert torch.equal(again.train_x, ds.train_x)
+    assert again.name == ds.name  # the fingerprint came back with the cache
+
+
+def test_image_folder_identity_is_its_content_not_its_path(tmp_path: Path) -> None:
+    import shutil
+
+    from PIL import Image
+
+    from resnet_exp.data.sources import dataset_key
+
+    write_image_folder(tmp_path / "a" / "cifar")
+    shutil.copytree(tmp_path / "a" / "cifar", tmp_path / "b" / "moved")
+    first = load_image_folder(tmp_path / "a" / "cifar", cache_dir=tmp_path / "c1")
+    moved = load_image_folder(tmp_path / "b" / "moved", cache_dir=tmp_path / "c2")
+    fp = first.name.rsplit("@", 1)[1]
+    assert first.name == f"imagefolder:cifar@{fp}" and moved.name == f"imagefolder:moved@{fp}"
+    assert dataset_key(first.name) == dataset_key(moved.name) == f"imagefolder@{fp}"
+    # One pixel changed: another dataset.
+    path = tmp_path / "b" / "moved" / "test" / "dog" / "0001.png"
+    img = np.array(Image.open(path))
+    img[0, 0, 0] ^= 1
+    Image.fromarray(img).save(path)
+    changed = load_image_folder(tmp_path / "b" / "moved", cache_dir=tmp_path / "c2")
+    assert dataset_key(changed.name) != dataset_key(first.name)
+    # Names written before fingerprints (absolute paths) are kept as they are.
+    assert dataset_key("imagefolder:/data/cifar") == "imagefolder:/data/cifar"
+    assert dataset_key("cifar10") == "cifar10"
 
 
 def test_image_folder_jpeg_and_resize(tmp_path: Path) -> None:

@@ -208,3 +208,45 @@ def test_unreadable_summary_is_named_and_skipped(tmp_path: Path, capsys) -> None
     assert f"warning: skipped {worse}: summary.json unreadable" in err
     assert "nothing readable under" in err and "1 run directory could not be read" in err
     assert "no runs found" not in err
+
+
+def test_one_image_folder_at_two_paths_is_one_dataset(tmp_path: Path, capsys) -> None:
+    # Seeds run on two machines: the same images under two folder names, one content fingerprint.
+    make_run(tmp_path / "m1", "plain", 20, 0, 0.30, dataset="imagefolder:cifar10-jpeg@0123456789ab")
+    make_run(tmp_path / "m2", "plain", 20, 1, 0.32, dataset="imagefolder:images@0123456789ab")
+    make_run(tmp_path / "m2", "plain", 56, 1, 0.50, dataset="imagefolder:images@0123456789ab")
+    code, out, err = run_cli(capsys, str(tmp_path), "--no-tensorboard", "--formats", "png")
+    assert code == 0, err
+    rows = read_csv(tmp_path / "report" / "table.csv")
+    assert rows[(20, "plain")]["seeds_completed"] == "2"  # one cell, not two datasets
+    assert "imagefolder:cifar10-jpeg@0123456789ab = imagefolder:images@0123456789ab" in out
+    # Other content, or a run recorded by path before fingerprints: a different dataset.
+    make_run(tmp_path / "m3", "plain", 32, 0, 0.4, dataset="imagefolder:/old/abs/path")
+    code, _, err = run_cli(capsys, str(tmp_path), "--no-tensorboard")
+    assert code == 2 and "different datasets" in err and "/old/abs/path" in err
+
+
+def test_data_root_reads_path_recorded_runs_by_content(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_data import write_image_folder
+
+    from resnet_exp.data.sources import load_image_folder
+
+    monkeypatch.setenv("RESNET_EXP_CACHE", str(tmp_path / "cache"))
+    images = tmp_path / "images"
+    write_image_folder(images)
+    new_name = load_image_folder(images).name
+    make_run(tmp_path / "runs", "plain", 20, 0, 0.30, dataset=f"imagefolder:{images.resolve()}")
+    make_run(tmp_path / "runs", "plain", 20, 1, 0.32, dataset=new_name)
+    code, _, err = run_cli(capsys, str(tmp_path / "runs"), "--no-tensorboard")
+    assert code == 2 and "different datasets" in err  # a path cannot be checked against content
+    code, _, err = run_cli(
+        capsys, str(tmp_path / "runs"), "--no-tensorboard", "--data-root", str(images)
+    )
+    assert code == 0, err
+    assert f"1 run(s) that recorded their images by the path {images} are read as {new_name}" in err
+    assert (
+        read_csv(tmp_path / "runs" / "report" / "table.csv")[(20, "plain")]["seeds_completed"]
+        == "2"
+    )

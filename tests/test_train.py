@@ -418,3 +418,17 @@ def test_milestone_beyond_the_run_is_a_warning_not_silence(
     assert any("lr drop at iteration 50 will never happen" in w for w in warned)
     assert any("lr drop at iteration 12 will never happen" in w for w in warned)
     assert not any("iteration 6 " in w for w in warned)
+
+
+def test_resume_checks_the_images_by_content(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    check = runner.check_same_data
+    check(tmp_path, None, "imagefolder:cifar@0123456789ab")  # nothing recorded: nothing to check
+    check(tmp_path, "imagefolder:cifar@0123456789ab", "imagefolder:moved@0123456789ab")
+    with pytest.raises(UserError, match="different images") as info:
+        check(tmp_path, "imagefolder:cifar@0123456789ab", "imagefolder:cifar@ba9876543210")
+    assert "\n" not in str(info.value)
+    with caplog.at_level("WARNING", logger="resnet_exp"):  # a run recorded by path, before
+        check(tmp_path, "imagefolder:/old/path", "imagefolder:cifar@0123456789ab")
+    assert "cannot be checked" in caplog.text

@@ -23,12 +23,12 @@ def cache_key(files: list[Path], image_size: int) -> str:
 
 
 def cached(
-    decode: Callable[[], dict[str, torch.Tensor]],
+    decode: Callable[[], dict],
     files: list[Path],
     image_size: int,
     cache_dir: str | Path | None = None,
-) -> dict[str, torch.Tensor]:
-    """Return decode()'s arrays, from the cache when the same files were decoded before.
+) -> dict:
+    """Return decode()'s arrays (tensors, and anything else torch.load reads back safely), from the cache when the same files were decoded before.
 
     A cache that cannot be read is rebuilt; one that cannot be written is skipped (the data
     root may be read-only and the cache is only a speed-up).

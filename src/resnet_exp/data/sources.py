@@ -6,7 +6,9 @@ Decoding happens once; CIFAR pickles load in a second, image folders are decoded
 
 from __future__ import annotations
 
+import hashlib
 import pickle
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,11 +38,34 @@ class Dataset:
 
 
 def dataset_identity(source: str, root: str | Path) -> str:
-    """What makes two datasets the same: the source, and for a folder of images its location
-    (CIFAR is the same data wherever its copy lives)."""
-    if source == "imagefolder":
-        return f"imagefolder:{Path(root).expanduser().resolve()}"
+    """The data part of a run's config identity: the source. A folder of images is identified by
+    its content instead (`Dataset.name`, checked on resume and compared by the report), so the
+    same images at two paths (two machines, a moved folder) are one dataset."""
     return source
+
+
+def content_fingerprint(arrays: dict[str, torch.Tensor], classes: list[str]) -> str:
+    """12 hex digits of SHA-256 over the decoded images, labels and class names: equal for the
+    same images wherever they live, different if one pixel differs."""
+    h = hashlib.sha256("\0".join(classes).encode())
+    for key in ("train_x", "train_y", "test_x", "test_y"):
+        t = arrays[key].contiguous()
+        h.update(f"{key} {tuple(t.shape)} {t.dtype}\n".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
+_IMAGEFOLDER_NAME = re.compile(r"^imagefolder:(?P<label>.*)@(?P<fp>[0-9a-f]{12})$")
+
+
+def dataset_key(name: str | None) -> str | None:
+    """What makes two recorded dataset names the same data: `imagefolder:cifar10-jpeg@3f2a...`
+    and `imagefolder:copy@3f2a...` agree (same content). Names written before content
+    fingerprints (`imagefolder:/abs/path`) are kept as they are."""
+    if name is None:
+        return None
+    m = _IMAGEFOLDER_NAME.match(name)
+    return f"imagefolder@{m['fp']}" if m else name
 
 
 # --- CIFAR-10 / CIFAR-100: the original python pickles, downloaded by torchvision ---------------
@@ -177,15 +202,18 @@ def load_image_folder(
     if listed["test"][1] != classes:
         raise UserError(f"class folders differ between {splits['train']} and {splits['test']}")
 
-    def decode() -> dict[str, torch.Tensor]:
+    def decode() -> dict:
         tx, ty = _decode(listed["train"][0], image_size)
         vx, vy = _decode(listed["test"][0], image_size)
-        return {"train_x": tx, "train_y": ty, "test_x": vx, "test_y": vy}
+        arrays = {"train_x": tx, "train_y": ty, "test_x": vx, "test_y": vy}
+        # Cached with the arrays, so later runs do not hash 180 MB again.
+        return {**arrays, "fingerprint": content_fingerprint(arrays, classes)}
 
     files = [f for s in ("train", "test") for f, _ in listed[s][0]]
     arrays = cached(decode, files, image_size, cache_dir)
+    fingerprint = arrays.get("fingerprint") or content_fingerprint(arrays, classes)
     return Dataset(
-        dataset_identity("imagefolder", root),
+        f"imagefolder:{root.name}@{fingerprint}",
         arrays["train_x"],
         arrays["train_y"],
         arrays["test_x"],

@@ -19,6 +19,7 @@ from .collect import (
     find_run_dirs,
     group_cells,
     load_runs,
+    relabel_path_dataset,
     split_by_setting,
 )
 from .tables import build_rows, rich_table, to_markdown, write_csv, write_markdown
@@ -38,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="output directory (default: <first PATH>/report)")
     p.add_argument(
         "--no-tensorboard", action="store_true", help="do not write the figures for TensorBoard"
+    )
+    p.add_argument(
+        "--data-root",
+        metavar="PATH",
+        help="read runs that recorded their image folder by this path (before content "
+        "fingerprints) as the images now at PATH, so they compare with newer runs",
     )
     p.add_argument(
         "--formats",
@@ -99,13 +106,19 @@ def run_report(argv: list[str] | None, console: Console) -> int:
                 f"{'y' if len(problems) == 1 else 'ies'} could not be read (see the warnings above)"
             )
         raise UserError(f"no runs found under {where} (a run directory holds summary.json)")
+    if args.data_root:
+        relabel_old_runs(runs, Path(args.data_root))
     runs, duplicates = drop_duplicates(runs)
     for line in duplicates:
         print(f"{PROG}: note: {line}", file=sys.stderr)
-    names = datasets(runs)
-    if len(names) > 1:
-        counts = ", ".join(f"{n} ({sum(r.dataset == n for r in runs)} runs)" for n in names)
+    by_key = datasets(runs)
+    if len(by_key) > 1:
+        counts = ", ".join(
+            f"{' = '.join(names)} ({sum(r.dataset in names for r in runs)} runs)"
+            for names in by_key.values()
+        )
         raise UserError(f"runs come from different datasets: {counts}; report one at a time")
+    names = next(iter(by_key.values()), [])
 
     out = Path(args.out) if args.out else roots[0] / "report"
     try:
@@ -167,6 +180,19 @@ def run_report(argv: list[str] | None, console: Console) -> int:
     return 0
 
 
+def relabel_old_runs(runs: list, root: Path) -> None:
+    """--data-root: fingerprint the images at `root` and read path-recorded runs as them."""
+    from resnet_exp.data.sources import load_image_folder
+
+    name = load_image_folder(root).name  # decoded once, then cached
+    changed = relabel_path_dataset(runs, root, name)
+    print(
+        f"{PROG}: note: {len(changed)} run(s) that recorded their images by the path {root} "
+        f"are read as {name}, the images now there",
+        file=sys.stderr,
+    )
+
+
 def slug(label: str) -> str:
     """A folder name for a setting's label: `iterations=12000, optim.lr=0.05` ->
     `iterations=12000_optim.lr=0.05`."""
@@ -181,7 +207,7 @@ def report_group(
     rows = build_rows(cells)
     write_markdown(rows, out / "table.md")
     write_csv(rows, out / "table.csv")
-    title = f"Results ({names[0] if names else 'dataset unknown'})"
+    title = f"Results ({' = '.join(names) if names else 'dataset unknown'})"
     if group.label:
         title += f": {group.label}"
     console.print(rich_table(rows, title=title))

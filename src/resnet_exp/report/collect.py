@@ -10,6 +10,8 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from resnet_exp.data.sources import dataset_key
+
 # Order used everywhere a status breakdown is shown; unknown = metrics but no summary.json yet.
 STATUS_ORDER = ("completed", "running", "interrupted", "diverged", "failed", "unknown")
 # Plain first and residual second, as in the paper's Figure 6; any other block type follows.
@@ -283,8 +285,14 @@ def run_setting(summary: dict) -> dict:
         except UserError:
             identity = None
         if identity is not None:
-            return {k: v for k, v in identity.items() if k not in _VARIED_KEYS}
-    return {k: summary.get(k) for k in _SUMMARY_SETTING_KEYS if summary.get(k) is not None}
+            setting = {k: v for k, v in identity.items() if k not in _VARIED_KEYS}
+            if summary.get("dataset"):  # the data by content where the run recorded it
+                setting["data"] = dataset_key(summary["dataset"])
+            return setting
+    setting = {k: summary.get(k) for k in _SUMMARY_SETTING_KEYS if summary.get(k) is not None}
+    if "dataset" in setting:
+        setting["dataset"] = dataset_key(setting["dataset"])
+    return setting
 
 
 def load_runs(dirs: list[Path]) -> tuple[list[Run], list[str]]:
@@ -343,9 +351,14 @@ def group_cells(runs: list[Run]) -> list[Cell]:
     ]
 
 
-def datasets(runs: list[Run]) -> list[str]:
-    """Distinct datasets named by the runs (runs without a summary name none)."""
-    return sorted({r.dataset for r in runs if r.dataset})
+def datasets(runs: list[Run]) -> dict[str, list[str]]:
+    """Distinct datasets of the runs (runs without a summary name none), by content key, each
+    with the names it was recorded under (one image folder at two paths is one dataset)."""
+    out: dict[str, set[str]] = {}
+    for r in runs:
+        if r.dataset:
+            out.setdefault(dataset_key(r.dataset), set()).add(r.dataset)
+    return {k: sorted(v) for k, v in sorted(out.items())}
 
 
 def _num(x: object) -> float | None:
@@ -400,3 +413,16 @@ def split_by_setting(runs: list[Run]) -> tuple[list[Group], list[Run]]:
         for rs in known.values()
     ]
     return sorted(groups, key=lambda g: g.label), unknown
+
+
+def relabel_path_dataset(runs: list[Run], root: Path, name: str) -> list[Run]:
+    """Read runs that recorded an image folder by its path `root` (written before content
+    fingerprints) as the dataset `name` (the content now at `root`); returns the runs changed."""
+    old = f"imagefolder:{root.expanduser().resolve()}"
+    changed = [r for r in runs if r.dataset == old]
+    for r in changed:
+        r.dataset = name
+        for key in ("data", "dataset"):
+            if key in r.setting:
+                r.setting[key] = dataset_key(name)
+    return changed

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from resnet_exp.data.sources import dataset_key
+
 from .collect import FINAL_WINDOW_FRACTION, Cell, Run, mean_std
 from .stats import HOLDS, INCONCLUSIVE, LEVEL, OPPOSITE, Difference, welch
 
@@ -339,7 +341,8 @@ def judge(
     could not be loaded at all."""
     runs = [r for c in cells for r in c.runs]
     names = sorted({r.dataset for r in runs if r.dataset})
-    dataset = names[0] if len(names) == 1 else None
+    same = len({dataset_key(n) for n in names}) == 1
+    dataset = " = ".join(names) if same else None
     halves = {
         "plain_degrades": half(cells, "plain", +1),
         "residual_improves": half(cells, "residual", -1),

@@ -22,7 +22,7 @@ from resnet_exp.build import (
     unreached_milestones,
 )
 from resnet_exp.data.pipeline import Batches, pixel_mean
-from resnet_exp.data.sources import Dataset, load_dataset
+from resnet_exp.data.sources import Dataset, dataset_key, load_dataset
 from resnet_exp.errors import UserError
 from resnet_exp.models.net import build_net, count_params
 from resnet_exp.paths import ensure_writable_dir
@@ -126,6 +126,26 @@ def config_differences(recorded: dict, spec: RunSpec) -> list[str]:
     return identity_differences(identity_of_config(recorded), result_identity(spec))
 
 
+def check_same_data(run_dir: Path, recorded: str | None, current: str) -> None:
+    """A run resumes only on the images it trained on. Image folders are compared by content
+    (`imagefolder:NAME@FINGERPRINT`), so a moved or copied folder is fine; runs recorded before
+    fingerprints named a path, which cannot be checked against content."""
+    if recorded is None or dataset_key(recorded) == dataset_key(current):
+        return
+    if recorded.startswith("imagefolder:/"):
+        log.warning(
+            "%s recorded its images by path (%s), before content fingerprints; now reading %s, "
+            "which cannot be checked against it",
+            run_dir,
+            recorded.removeprefix("imagefolder:"),
+            current,
+        )
+        return
+    raise UserError(
+        f"{run_dir} trained on {recorded}, but the data now read is {current} (different images); point data.root at the same images, or start a separate run with tag=NAME"
+    )
+
+
 def check_writable(run_dir: Path) -> None:
     try:
         ensure_writable_dir(run_dir)
@@ -194,6 +214,8 @@ def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
     if spec.loop.threads:
         torch.set_num_threads(spec.loop.threads)
     ds, splits, num_classes = prepare_data(spec.data, spec.loop.seed)
+    recorded_data = (checkpoint or {}).get("dataset") or (previous or {}).get("dataset")
+    check_same_data(run_dir, recorded_data, ds.name)
     train_x, train_y = splits["train"]
     if spec.loop.batch_size > len(train_x):
         raise UserError(
@@ -283,6 +305,7 @@ def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
                 "rng": capture_rng(),
                 "config": spec.config,
                 "name": spec.name,
+                "dataset": ds.name,
                 "provenance": prov,
             },
         )
