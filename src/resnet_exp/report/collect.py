@@ -408,8 +408,13 @@ def split_by_setting(runs: list[Run]) -> tuple[list[Group], list[Run]]:
     settings = [rs[0].setting for rs in known.values()]
     keys = sorted({k for s in settings for k in s})
     differ = [k for k in keys if len({json.dumps(s.get(k), default=str) for s in settings}) > 1]
+    # Labels name keys without their section (`lr=0.05`, not `optim.lr=0.05`) unless that
+    # would make two differing keys look alike.
+    short = {k: k.split(".", 1)[-1] for k in differ}
+    if len(set(short.values())) < len(short):
+        short = {k: k for k in differ}
     groups = [
-        Group(", ".join(f"{k}={rs[0].setting.get(k)}" for k in differ), rs[0].setting, rs)
+        Group(", ".join(f"{short[k]}={rs[0].setting.get(k)}" for k in differ), rs[0].setting, rs)
         for rs in known.values()
     ]
     return sorted(groups, key=lambda g: g.label), unknown
