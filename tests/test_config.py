@@ -154,6 +154,8 @@ def test_both_halves_laptop_preset_composes_with_stable_run_names() -> None:
         ("optim.milestones=[5,5]", "must be strictly increasing"),
         ("optim.milestones=[0,5]", "entry 0=0 must be a positive integer"),
         ("optim.milestones=[-3]", "must be a positive integer"),
+        ("norm=layer", "norm=layer must be one of batch, none"),
+        ("activation=tanh", "activation=tanh must be one of relu, leaky_relu"),
     ],
 )
 def test_bad_values_are_one_line_user_errors(override: str, message: str) -> None:
@@ -255,3 +257,23 @@ def test_configs_ship_inside_the_package_tree() -> None:
     assert (CONF / "train.yaml").is_file()
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     assert '"conf" = "resnet_exp/conf"' in pyproject
+
+
+def test_norm_and_activation_defaults_keep_old_names_and_identities() -> None:
+    assert compose_train(["block=plain", "depth=56"]).name == "plain-56_A_kaiming_normal_s0"
+    spec = spec_from_config(compose_train([]))
+    assert (spec.model.norm, spec.model.activation, spec.model.leaky_slope) == (
+        "batch",
+        "relu",
+        0.0,
+    )
+    # A config recorded before the keys existed is the same run as today's default.
+    old = OmegaConf.to_container(compose_train([]), resolve=True)
+    for key in ("norm", "activation", "leaky_slope"):
+        del old[key]
+    assert identity_of_config(old) == result_identity(spec)
+    assert name_suffix(["norm=none", "activation=leaky_relu"]) == "_activation=leaky_relu_norm=none"
+    leaky = spec_from_config(compose_train(["activation=leaky_relu", "leaky_slope=0.2"]))
+    assert leaky.model.leaky_slope == 0.2
+    with pytest.raises(UserError, match="needs BatchNorm"):
+        spec_from_config(compose_train(["norm=none", "init.zero_residual=true"]))

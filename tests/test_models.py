@@ -199,3 +199,43 @@ def test_orthogonal_rows_are_orthonormal_times_the_relu_gain() -> None:
     assert torch.allclose(w @ w.T, 2.0 * torch.eye(64), atol=1e-4)
     fc = build_net(20, "plain", init="orthogonal", seed=0).fc.weight.detach()  # 10 x 64
     assert torch.allclose(fc @ fc.T, 2.0 * torch.eye(10), atol=1e-4)
+
+
+def test_norm_none_drops_batchnorm_and_turns_conv_biases_on() -> None:
+    bn = build_net(20, "residual", seed=0)
+    none = build_net(20, "residual", norm="none", seed=0)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in none.modules())
+    convs = [m for m in none.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(m.bias is not None and torch.count_nonzero(m.bias) == 0 for m in convs)
+    bn_params = sum(
+        p.numel()
+        for m in bn.modules()
+        if isinstance(m, torch.nn.BatchNorm2d)
+        for p in m.parameters()
+    )
+    conv_biases = sum(m.out_channels for m in convs)
+    assert count_params(none) == count_params(bn) - bn_params + conv_biases
+    assert torch.isfinite(none(torch.randn(2, 3, 32, 32))).all()
+
+
+def test_leaky_relu_uses_its_own_he_gain() -> None:
+    net = build_net(20, "plain", activation="leaky_relu", slope=0.2, seed=0)
+    assert isinstance(net.stages[0][0].act, torch.nn.LeakyReLU)
+    w = net.stages[2][1].conv1.weight.detach()  # fan_in 576
+    assert w.std().item() == pytest.approx(math.sqrt(2.0 / (1 + 0.2**2) / 576), rel=0.03)
+    x = torch.full((1, 3, 32, 32), -1.0)  # negative inputs leak through, scaled by the slope
+    assert torch.allclose(net.act(x), -0.2 * torch.ones_like(x))
+
+
+def test_default_blocks_are_the_papers_and_keep_their_state_dict_keys() -> None:
+    net = build_net(20, "residual", seed=0)
+    assert isinstance(net.stages[0][0].act, torch.nn.ReLU)
+    assert all(isinstance(m.bn1, torch.nn.BatchNorm2d) for m in net.stages[0])
+    # Checkpoints written before norm/activation existed still load: same keys, same shapes.
+    keys = set(net.state_dict())
+    assert "stages.0.0.bn1.running_mean" in keys and not any(".act." in k for k in keys)
+
+
+def test_zero_residual_needs_batchnorm() -> None:
+    with pytest.raises(UserError, match="needs BatchNorm"):
+        build_net(20, "residual", norm="none", zero_residual=True, seed=0)

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from resnet_exp.data.sources import dataset_identity
 from resnet_exp.errors import UserError
+from resnet_exp.models.blocks import ACTIVATIONS, NORMS
 from resnet_exp.models.init import INITIALIZERS
 from resnet_exp.models.net import BLOCKS, check_depth
 from resnet_exp.models.shortcuts import SHORTCUTS
@@ -57,6 +58,12 @@ def compile_mode(value: Any) -> str | None:
     if value in COMPILE_MODES:
         return str(value)
     raise UserError(f"compile={value} must be false, true or one of {', '.join(COMPILE_MODES)}")
+
+
+def _choice(value: Any, key: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise UserError(f"{key}={value} must be one of {', '.join(choices)}")
+    return str(value)
 
 
 def _integer(value: Any, key: str, minimum: int | None = 1) -> int:
@@ -154,7 +161,16 @@ def spec_from_config(
         # `.get`: configs recorded before this key existed read as false, as they ran.
         zero_residual=_bool(c["init"].get("zero_residual", False), "init.zero_residual")
         and c["block"]["name"] == "residual",
+        # `.get`: configs recorded before these keys existed ran the paper's BN + ReLU.
+        norm=_choice(c.get("norm", "batch"), "norm", NORMS),
+        activation=_choice(c.get("activation", "relu"), "activation", ACTIVATIONS),
+        # The slope only matters for leaky_relu; for relu it is recorded as 0 (the same net).
+        leaky_slope=_number(c.get("leaky_slope", 0.01), "leaky_slope", low_open=False)
+        if c.get("activation", "relu") == "leaky_relu"
+        else 0.0,
     )
+    if model.zero_residual and model.norm != "batch":
+        raise UserError("init.zero_residual=true needs BatchNorm; use norm=batch")
     d = c["data"]
     data = DataSpec(
         source=d["name"],

@@ -13,6 +13,9 @@ class ModelSpec:
     width: int
     init: str
     zero_residual: bool = False  # residual branches start at gamma=0 (residual nets only)
+    norm: str = "batch"  # batch | none (no BatchNorm, conv biases on)
+    activation: str = "relu"  # relu | leaky_relu
+    leaky_slope: float = 0.01  # negative slope of leaky_relu (recorded as 0.0 for relu)
 
 
 @dataclass(frozen=True)

@@ -1,46 +1,86 @@
-"""The two building blocks compared in the paper. Both have the same two 3x3 conv layers."""
+"""The two building blocks compared in the paper. Both have the same two 3x3 conv layers.
+
+`norm` and `activation` exist to measure what BatchNorm and the nonlinearity do (resnet-exp
+probe); the paper's blocks are norm="batch", activation="relu", the defaults.
+"""
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+NORMS = ("batch", "none")
+ACTIVATIONS = ("relu", "leaky_relu")
 
-def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
-    # No bias: every convolution is followed by BatchNorm, whose shift makes a bias redundant.
-    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1, bias: bool = False) -> nn.Conv2d:
+    # No bias under BatchNorm, whose shift makes a bias redundant; with norm="none" it is on.
+    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=bias)
+
+
+def norm_layer(norm: str, channels: int) -> nn.Module:
+    """BatchNorm, or nothing (an Identity, so hooks and layer indices stay the same)."""
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
+    return nn.BatchNorm2d(channels) if norm == "batch" else nn.Identity()
+
+
+def activation_layer(activation: str, slope: float = 0.01) -> nn.Module:
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+        )
+    return nn.ReLU() if activation == "relu" else nn.LeakyReLU(slope)
 
 
 class PlainBlock(nn.Module):
     """conv-BN-ReLU-conv-BN-ReLU: two stacked layers, no shortcut."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        norm: str = "batch",
+        activation: str = "relu",
+        slope: float = 0.01,
+    ) -> None:
         super().__init__()
-        self.conv1 = conv3x3(in_channels, out_channels, stride)
-        self.bn1 = nn.BatchNorm2d(out_channels)
-        self.conv2 = conv3x3(out_channels, out_channels)
-        self.bn2 = nn.BatchNorm2d(out_channels)
+        bias = norm == "none"
+        self.conv1 = conv3x3(in_channels, out_channels, stride, bias)
+        self.bn1 = norm_layer(norm, out_channels)
+        self.conv2 = conv3x3(out_channels, out_channels, bias=bias)
+        self.bn2 = norm_layer(norm, out_channels)
+        self.act = activation_layer(activation, slope)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        return F.relu(self.bn2(self.conv2(out)))
+        out = self.act(self.bn1(self.conv1(x)))
+        return self.act(self.bn2(self.conv2(out)))
 
 
 class ResidualBlock(nn.Module):
     """y = relu(F(x) + shortcut(x)), F = conv-BN-ReLU-conv-BN. The sum comes before the last ReLU."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, stride: int, shortcut: nn.Module
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int,
+        shortcut: nn.Module,
+        norm: str = "batch",
+        activation: str = "relu",
+        slope: float = 0.01,
     ) -> None:
         super().__init__()
-        self.conv1 = conv3x3(in_channels, out_channels, stride)
-        self.bn1 = nn.BatchNorm2d(out_channels)
-        self.conv2 = conv3x3(out_channels, out_channels)
-        self.bn2 = nn.BatchNorm2d(out_channels)
+        bias = norm == "none"
+        self.conv1 = conv3x3(in_channels, out_channels, stride, bias)
+        self.bn1 = norm_layer(norm, out_channels)
+        self.conv2 = conv3x3(out_channels, out_channels, bias=bias)
+        self.bn2 = norm_layer(norm, out_channels)
         self.shortcut = shortcut
+        self.act = activation_layer(activation, slope)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.act(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
+        return self.act(out + self.shortcut(x))

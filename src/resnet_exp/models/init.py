@@ -9,22 +9,25 @@ from torch import nn
 from resnet_exp.errors import UserError
 from resnet_exp.models.blocks import ResidualBlock
 
+# Each takes the weight and the nonlinearity (`relu`, or `leaky_relu` with its slope), so He and
+# orthogonal init use the gain that matches the net's activation.
 
-def _kaiming_normal(w) -> None:
+
+def _kaiming_normal(w, activation: str = "relu", slope: float = 0.01) -> None:
     # fan_in with the ReLU gain: the MSRA init the paper cites keeps forward response variance.
-    nn.init.kaiming_normal_(w, mode="fan_in", nonlinearity="relu")
+    nn.init.kaiming_normal_(w, a=slope, mode="fan_in", nonlinearity=activation)
 
 
-def _kaiming_uniform(w) -> None:
-    nn.init.kaiming_uniform_(w, mode="fan_in", nonlinearity="relu")
+def _kaiming_uniform(w, activation: str = "relu", slope: float = 0.01) -> None:
+    nn.init.kaiming_uniform_(w, a=slope, mode="fan_in", nonlinearity=activation)
 
 
-def _xavier_normal(w) -> None:
-    nn.init.xavier_normal_(w)
+def _xavier_normal(w, activation: str = "relu", slope: float = 0.01) -> None:
+    nn.init.xavier_normal_(w)  # Glorot: gain 1, whatever the activation
 
 
-def _orthogonal(w) -> None:
-    nn.init.orthogonal_(w, gain=nn.init.calculate_gain("relu"))
+def _orthogonal(w, activation: str = "relu", slope: float = 0.01) -> None:
+    nn.init.orthogonal_(w, gain=nn.init.calculate_gain(activation, slope))
 
 
 INITIALIZERS: dict[str, Callable | None] = {
@@ -36,7 +39,13 @@ INITIALIZERS: dict[str, Callable | None] = {
 }
 
 
-def initialize(model: nn.Module, scheme: str, zero_residual: bool = False) -> nn.Module:
+def initialize(
+    model: nn.Module,
+    scheme: str,
+    zero_residual: bool = False,
+    activation: str = "relu",
+    slope: float = 0.01,
+) -> nn.Module:
     """Initialize conv and linear weights by `scheme`; BN starts at gamma=1, beta=0; biases at 0.
 
     The paper zero-initializes nothing, and that stays the default. `zero_residual` starts the
@@ -52,11 +61,13 @@ def initialize(model: nn.Module, scheme: str, zero_residual: bool = False) -> nn
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
         elif fn is not None and isinstance(m, (nn.Conv2d, nn.Linear)):
-            fn(m.weight)
+            fn(m.weight, activation, slope)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
     if zero_residual:
         for m in model.modules():
             if isinstance(m, ResidualBlock):
+                if not isinstance(m.bn2, nn.BatchNorm2d):
+                    raise UserError("init.zero_residual=true needs BatchNorm (norm=batch)")
                 nn.init.zeros_(m.bn2.weight)
     return model

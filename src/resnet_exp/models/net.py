@@ -6,7 +6,15 @@ import torch
 from torch import nn
 
 from resnet_exp.errors import UserError
-from resnet_exp.models.blocks import PlainBlock, ResidualBlock, conv3x3
+from resnet_exp.models.blocks import (
+    ACTIVATIONS,
+    NORMS,
+    PlainBlock,
+    ResidualBlock,
+    activation_layer,
+    conv3x3,
+    norm_layer,
+)
 from resnet_exp.models.shortcuts import SHORTCUTS, make_shortcut
 
 BLOCKS = ("plain", "residual")
@@ -38,9 +46,16 @@ class CifarNet(nn.Module):
         width: int = 16,
         num_classes: int = 10,
         in_channels: int = 3,
+        norm: str = "batch",
+        activation: str = "relu",
+        slope: float = 0.01,
     ) -> None:
         super().__init__()
         n = check_depth(depth)
+        if norm not in NORMS:
+            raise UserError(f"norm={norm} must be one of {', '.join(NORMS)}")
+        if activation not in ACTIVATIONS:
+            raise UserError(f"activation={activation} must be one of {', '.join(ACTIVATIONS)}")
         if block not in BLOCKS:
             raise UserError(f"unknown block {block!r}; choose one of {', '.join(BLOCKS)}")
         if shortcut not in SHORTCUTS:
@@ -48,10 +63,13 @@ class CifarNet(nn.Module):
         if width < 1:
             raise UserError(f"width={width} must be a positive number of base filters")
         self.depth, self.block_type, self.shortcut_option = depth, block, shortcut
+        self.norm, self.activation = norm, activation
         widths = [width, 2 * width, 4 * width]
+        style = {"norm": norm, "activation": activation, "slope": slope}
 
-        self.conv1 = conv3x3(in_channels, widths[0])
-        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.conv1 = conv3x3(in_channels, widths[0], bias=norm == "none")
+        self.bn1 = norm_layer(norm, widths[0])
+        self.act = activation_layer(activation, slope)
         stages, channels = [], widths[0]
         for stage, out_channels in enumerate(widths):
             blocks = []
@@ -59,10 +77,10 @@ class CifarNet(nn.Module):
                 # Downsample by a stride-2 convolution at the first block of stages 2 and 3.
                 stride = 2 if stage > 0 and i == 0 else 1
                 if block == "plain":
-                    blocks.append(PlainBlock(channels, out_channels, stride))
+                    blocks.append(PlainBlock(channels, out_channels, stride, **style))
                 else:
-                    sc = make_shortcut(shortcut, channels, out_channels, stride)
-                    blocks.append(ResidualBlock(channels, out_channels, stride, sc))
+                    sc = make_shortcut(shortcut, channels, out_channels, stride, norm)
+                    blocks.append(ResidualBlock(channels, out_channels, stride, sc, **style))
                 channels = out_channels
             stages.append(nn.Sequential(*blocks))
         self.stages = nn.Sequential(*stages)
@@ -70,7 +88,7 @@ class CifarNet(nn.Module):
         self.fc = nn.Linear(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.relu(self.bn1(self.conv1(x)))
+        x = self.act(self.bn1(self.conv1(x)))
         x = self.stages(x)
         return self.fc(torch.flatten(self.pool(x), 1))
 
@@ -84,12 +102,17 @@ def build_net(
     init: str = "kaiming_normal",
     seed: int | None = None,
     zero_residual: bool = False,
+    norm: str = "batch",
+    activation: str = "relu",
+    slope: float = 0.01,
 ) -> CifarNet:
     """Build and initialize a net. With `seed`, the weights depend on nothing but the seed."""
     from resnet_exp.models.init import initialize
 
     if seed is not None:
         torch.manual_seed(seed)
-    model = CifarNet(depth, block, shortcut, width, num_classes)
-    initialize(model, init, zero_residual)
+    model = CifarNet(
+        depth, block, shortcut, width, num_classes, norm=norm, activation=activation, slope=slope
+    )
+    initialize(model, init, zero_residual, activation=activation, slope=slope)
     return model

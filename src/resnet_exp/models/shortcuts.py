@@ -31,20 +31,26 @@ class ZeroPadShortcut(nn.Module):
 class ProjectionShortcut(nn.Module):
     """Options B/C: a 1x1 convolution (with the block's stride) followed by BatchNorm."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, stride: int, norm: str = "batch"
+    ) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
-        self.bn = nn.BatchNorm2d(out_channels)
+        from resnet_exp.models.blocks import norm_layer
+
+        self.conv = nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=norm == "none")
+        self.bn = norm_layer(norm, out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.bn(self.conv(x))
 
 
-def make_shortcut(option: str, in_channels: int, out_channels: int, stride: int) -> nn.Module:
+def make_shortcut(
+    option: str, in_channels: int, out_channels: int, stride: int, norm: str = "batch"
+) -> nn.Module:
     """The shortcut for one residual block under option A, B or C."""
     shape_changes = stride != 1 or in_channels != out_channels
     if option == "C" or (option == "B" and shape_changes):
-        return ProjectionShortcut(in_channels, out_channels, stride)
+        return ProjectionShortcut(in_channels, out_channels, stride, norm)
     if option in ("A", "B"):
         return (
             ZeroPadShortcut(in_channels, out_channels, stride) if shape_changes else nn.Identity()

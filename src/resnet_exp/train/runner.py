@@ -233,6 +233,9 @@ def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
         m.init,
         seed=spec.loop.seed,
         zero_residual=m.zero_residual,
+        norm=m.norm,
+        activation=m.activation,
+        slope=m.leaky_slope,
     )
     mean = pixel_mean(train_x)
     batches = Batches(
