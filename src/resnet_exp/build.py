@@ -40,6 +40,7 @@ NON_RESULT_KEYS = frozenset(
         "data.verify",
         "data.cache_dir",
         "experiment",
+        "signals",
     }
 )
 # Keys already spelled out in the name: block-depth_shortcut_init_sSEED.
@@ -220,6 +221,7 @@ def spec_from_config(
         # .get: configs recorded before the key existed must still resume and report.
         compile=compile_mode(c.get("compile", False)),
         progress=_bool(c["progress"], "progress"),
+        signals=_bool(c.get("signals", True), "signals"),
     )
     return RunSpec(
         name=c["name"],

@@ -63,6 +63,7 @@ class LoopSpec:
     threads: int | None = None
     compile: str | None = None  # torch.compile mode (default, reduce-overhead, ...), None: eager
     progress: bool = True
+    signals: bool = True  # per-stage response std / gradient norm at every evaluation
 
 
 @dataclass

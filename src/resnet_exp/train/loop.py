@@ -82,6 +82,7 @@ class Trainer:
         self.diverged_at: int | None = None
         self.last_train: dict = {}
         self.last_eval: dict = {}
+        self.last_batch: tuple[torch.Tensor, torch.Tensor] | None = None
         self._reset_window()
 
     # --- state --------------------------------------------------------------------------------
@@ -143,6 +144,7 @@ class Trainer:
             group["lr"] = lr
         x, y = self.batches.next()
         x = x.contiguous(memory_format=self.memory_format)
+        self.last_batch = (x, y)  # what the signal statistics look at (no copy)
         self.model.train()
         with self.autocast():
             logits = self.run_model(x)
@@ -215,6 +217,15 @@ class Trainer:
         record["wall_time_s"] = round(self.wall_time_s, 3)
         return record
 
+    def signal_record(self) -> dict:
+        """Per-stage response std and gradient norm on the latest training batch, taken on a copy
+        of the model (probe.signals), so training and evaluation are left exactly as they were."""
+        from resnet_exp.probe.signals import layer_stats, stage_summary
+
+        x, y = self.last_batch
+        stats = layer_stats(self.model, x, y)
+        return {"kind": "signal", "step": self.iteration, **stage_summary(stats)}
+
     # --- the loop -------------------------------------------------------------------------------
     def run(
         self,
@@ -254,6 +265,10 @@ class Trainer:
                     return "diverged"
                 self.last_eval = record
                 emit(record)
+                if L.signals and self.last_batch is not None:
+                    signal_record = self.signal_record()
+                    if all(_finite(v) for v in signal_record.values()):
+                        emit(signal_record)
                 self.wall_time_s += time.perf_counter() - t1
                 self.win_start += time.perf_counter() - t1  # keep eval time out of images/s
             if on_step is not None:

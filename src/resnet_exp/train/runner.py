@@ -379,7 +379,7 @@ def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
                         record["lr"],
                         record["images_per_s"],
                     )
-                else:
+                elif record["kind"] == "eval":
                     log.info(
                         "it %d  %s",
                         record["step"],

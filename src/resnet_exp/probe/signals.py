@@ -1,0 +1,98 @@
+"""Per-layer signal statistics of a CIFAR net on one batch: the paper's Figure 7 and more.
+
+For every 3x3 conv layer, the *response* is its output after BN (or straight after the conv
+with norm=none), before the ReLU or the residual addition: what Figure 7 plots the std of. We
+also record the norm of the loss gradient with respect to that response (how much signal the
+backward pass brings to the layer) and the norm of the layer's weight gradient.
+
+The statistics are taken on a deep copy in training mode (batch statistics, as during training),
+so the model, its BN running statistics and its optimizer see nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from resnet_exp.models.net import CifarNet
+
+
+@dataclass
+class LayerStat:
+    index: int  # 0 = the stem conv, then the blocks' conv1, conv2 in order
+    stage: int  # 0 for the stem, 1-3 for the stages
+    block: int  # block within its stage (0-based); -1 for the stem
+    conv: str  # "stem", "conv1" or "conv2"
+    response_std: float
+    grad_norm: float  # || dLoss / d response ||
+    weight_grad_norm: float  # || dLoss / d conv weight ||
+
+    def as_row(self) -> dict:
+        return asdict(self)
+
+
+def conv_layers(model: CifarNet) -> list[tuple[int, int, str, nn.Conv2d, nn.Module]]:
+    """(stage, block, name, conv, the module whose output is the response) for every 3x3 conv."""
+    layers = [(0, -1, "stem", model.conv1, model.bn1)]
+    for s, stage in enumerate(model.stages, start=1):
+        for b, blk in enumerate(stage):
+            layers.append((s, b, "conv1", blk.conv1, blk.bn1))
+            layers.append((s, b, "conv2", blk.conv2, blk.bn2))
+    return layers
+
+
+def layer_stats(model: CifarNet, x: torch.Tensor, y: torch.Tensor) -> list[LayerStat]:
+    """Forward and backward once on (x, y) in training mode, on a copy of `model`."""
+    probe = copy.deepcopy(model).train()
+    layers = conv_layers(probe)
+    responses: list[torch.Tensor] = []
+
+    def keep(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+        output.retain_grad()
+        responses.append(output)
+
+    # An Identity (norm=none) returns its input tensor itself: one hook per layer still sees
+    # exactly that layer's conv output.
+    handles = [norm.register_forward_hook(keep) for *_, norm in layers]
+    try:
+        probe.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(probe(x), y)
+        loss.backward()
+    finally:
+        for h in handles:
+            h.remove()
+    if len(responses) != len(layers):
+        raise RuntimeError(f"expected {len(layers)} responses, got {len(responses)}")
+    out = []
+    for i, ((stage, block, name, conv, _), r) in enumerate(zip(layers, responses, strict=True)):
+        out.append(
+            LayerStat(
+                index=i,
+                stage=stage,
+                block=block,
+                conv=name,
+                response_std=float(r.detach().double().std()),
+                grad_norm=float(r.grad.double().norm()) if r.grad is not None else 0.0,
+                weight_grad_norm=float(conv.weight.grad.double().norm())
+                if conv.weight.grad is not None
+                else 0.0,
+            )
+        )
+    return out
+
+
+def stage_summary(stats: list[LayerStat]) -> dict[str, float]:
+    """Per stage (1-3): mean response std and the norm of all its layers' response gradients;
+    what training logs at every evaluation (record kind `signal`)."""
+    out: dict[str, float] = {}
+    for s in (1, 2, 3):
+        mine = [t for t in stats if t.stage == s]
+        if not mine:
+            continue
+        out[f"stage{s}_response_std"] = sum(t.response_std for t in mine) / len(mine)
+        out[f"stage{s}_grad_norm"] = sum(t.grad_norm**2 for t in mine) ** 0.5
+    return out
