@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import copy
+import csv
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import read_jsonl
+from conftest import TINY, read_jsonl, run_cli
 
 from resnet_exp.models import build_net
 from resnet_exp.probe.signals import layer_stats, stage_summary
@@ -101,3 +103,87 @@ def test_signal_records_leave_training_unchanged(tmp_path: Path) -> None:
         in next((tmp_path / "on").glob("events.out.tfevents.*")).read_bytes()
     )
     assert json.loads((tmp_path / "on" / "summary.json").read_text())["status"] == "completed"
+
+
+# --- the deep linear demonstration -------------------------------------------------------------
+
+
+def test_linear_demo_numbers() -> None:
+    from resnet_exp.probe.linear import alpha_chains, relu_chains, residual_vs_plain
+
+    chains = {(c.label, c.kind): c.values for c in alpha_chains()}
+    for kind in ("forward", "backward"):
+        assert f"{chains[('W = 0.5 I', kind)][-1]:.3g}" == "8.88e-16"
+        assert f"{chains[('W = 1.5 I', kind)][-1]:.3g}" == "6.38e+08"
+        assert chains[("W = 1 I", kind)][-1] == pytest.approx(1.0)
+        assert chains[("W = 0.5 I", kind)][9] == pytest.approx(0.5**10)
+    plain, res = residual_vs_plain()
+    assert plain.values[-1] < 1e-30  # the same small W vanishes in the plain form...
+    assert 0.5 < min(res.values) and max(res.values) < 2.0  # ...and stays near 1 as x + W x
+    he, small, large = relu_chains()
+    assert 0.1 < he.values[-1] < 10
+    assert small.values[-1] < 1e-5 and large.values[-1] > 1e5
+
+
+def test_probe_linear_command(tmp_path: Path) -> None:
+    r = run_cli(["probe", "linear", "--out", "lin"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "0.5^50 = 8.88e-16 and 1.5^50 = 6.38e+08" in r.stdout
+    assert (tmp_path / "lin" / "linear.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "lin" / "linear.json").read_text())["alpha"][0]["label"]
+
+
+# --- the probe command -------------------------------------------------------------------------
+
+PROBE = ["data=synthetic", "width=4", "probe_batch=16", "device=cpu"]
+
+
+def test_probe_multirun_writes_each_probe_and_one_combined_figure(tmp_path: Path) -> None:
+    r = run_cli(["probe", "-m", "depth=8,14", "block=plain,residual", *PROBE], tmp_path)
+    assert r.returncode == 0, r.stderr
+    sweep = tmp_path / "outputs" / "probes" / "probes"
+    runs = sorted(p.parent for p in sweep.glob("*/probe.csv"))
+    assert len(runs) == 4
+    with (sweep / "plain-14_A_kaiming_normal_s0_data=synthetic_width=4" / "probe.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 13 and rows[0]["conv"] == "stem"  # depth 14: 6n+1 = 13 conv layers
+    doc = json.loads(
+        (sweep / "residual-8_A_kaiming_normal_s0_data=synthetic_width=4" / "probe.json").read_text()
+    )
+    assert doc["subject"] == "initialization" and len(doc["layers"]) == 7
+    assert (sweep / "probes.png").stat().st_size > 1000
+    assert "last / first" in r.stdout
+
+
+def test_probe_from_a_run_reads_it_and_changes_nothing(tmp_path: Path) -> None:
+    r = run_cli(["train", *TINY, "depth=8", "out_root=runs", "hydra.run.dir=runs/one"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    run = tmp_path / "runs" / "one"
+    files = ("checkpoint.pt", "summary.json", "metrics.jsonl")
+    before = {f: hashlib.sha256((run / f).read_bytes()).hexdigest() for f in files}
+    r = run_cli(["probe", f"from={run}", "probe_batch=16", "hydra.run.dir=probe_out"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "probe_out" / "probe.json").read_text())
+    assert doc["subject"] == f"{run} at iteration 12"
+    assert doc["net"]["depth"] == 8 and doc["net"]["width"] == 4  # the run's config, not defaults
+    init = run_cli(["probe", *TINY[:5], "probe_batch=16", "hydra.run.dir=probe_init"], tmp_path)
+    assert init.returncode == 0, init.stderr
+    trained = json.loads((tmp_path / "probe_init" / "probe.json").read_text())
+    assert trained["layers"] != doc["layers"]  # the trained weights were used
+    after = {f: hashlib.sha256((run / f).read_bytes()).hexdigest() for f in files}
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    "args,text",
+    [
+        (["from=nowhere/run"], "no run there"),
+        (["depth=57"], "6n+2"),
+        (["norm=layer"], "norm=layer must be one of batch, none"),
+    ],
+)
+def test_probe_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], text: str) -> None:
+    r = run_cli(["probe", *PROBE, *args], tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert text in r.stderr and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
+    assert not list((tmp_path / "outputs").rglob("probe.csv"))

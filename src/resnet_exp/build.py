@@ -41,6 +41,8 @@ NON_RESULT_KEYS = frozenset(
         "data.cache_dir",
         "experiment",
         "signals",
+        "probe_batch",  # resnet-exp probe's own keys: what is probed, not what it is
+        "probe_seed",
     }
 )
 # Keys already spelled out in the name: block-depth_shortcut_init_sSEED.

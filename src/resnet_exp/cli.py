@@ -26,6 +26,8 @@ USAGE = f"""resnet-exp {__version__}: reproduce the degradation problem of He et
 usage:
   resnet-exp train [KEY=VALUE ...] [-m] [--cfg job] [--help]   train (Hydra overrides; -m sweeps)
   resnet-exp report PATH... [--out DIR]                         figures, table and verdict for runs
+  resnet-exp probe [KEY=VALUE ...] [-m] [from=RUN_DIR]          signal statistics per layer (Figure 7)
+  resnet-exp probe linear [--layers 50]                         the deep linear demonstration
   resnet-exp bench [--depths 20,56] [--device auto]             training throughput vs a baseline
 
 examples:
@@ -275,13 +277,17 @@ def main(argv: list[str] | None = None) -> None:
             from resnet_exp.report.cli import main as report_main
 
             code = report_main(rest)
+        elif command == "probe":
+            from resnet_exp.probe.cli import probe_main
+
+            code = probe_main(rest)
         elif command == "bench":
             from resnet_exp.bench import main as bench_main
 
             code = bench_main(rest)
         else:
             err.print(
-                f"[bold red]error:[/] unknown command {command!r}; use train, report or bench (resnet-exp --help)"
+                f"[bold red]error:[/] unknown command {command!r}; use train, report, probe or bench (resnet-exp --help)"
             )
             code = 2
     except UserError as e:
