@@ -180,9 +180,8 @@ def test_resume_after_a_crash_drops_what_was_logged_after_the_checkpoint(
     assert comparable(read_jsonl(crashed / "metrics.jsonl")) == comparable(reference)
 
 
-def test_divergence_stops_with_its_iteration(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def nan_loss_from(monkeypatch: pytest.MonkeyPatch, step: int) -> dict:
+    """Make every training loss from the `step`-th on NaN; returns the call counter."""
     real = torch.nn.functional.cross_entropy
     calls = {"n": 0}
 
@@ -190,11 +189,19 @@ def test_divergence_stops_with_its_iteration(
         loss = real(logits, target, *args, **kwargs)
         if torch.is_grad_enabled():
             calls["n"] += 1
-            if calls["n"] >= 6:  # the 6th training step produces a NaN loss
+            if calls["n"] >= step:
                 return loss * float("nan")
         return loss
 
     monkeypatch.setattr(torch.nn.functional, "cross_entropy", blows_up)
+    return calls
+
+
+def test_divergence_stops_with_its_iteration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = torch.nn.functional.cross_entropy
+    nan_loss_from(monkeypatch, 6)  # the 6th training step produces a NaN loss
     outcome = runner.run(tiny_spec(), tmp_path)
     assert (outcome.status, outcome.exit_code) == ("diverged", 3)
     s = json.loads((tmp_path / "summary.json").read_text())
@@ -365,18 +372,7 @@ def test_divergence_on_both_check_paths_writes_no_non_finite_value(
     # on CPU. A NaN loss from step 5 on: on the sparse path it is first seen at step 6 (an eval
     # step in TINY), and both paths must still name step 5.
     monkeypatch.setattr(loop, "checks_every_step", lambda device: every_step)
-    real = torch.nn.functional.cross_entropy
-    calls = {"n": 0}
-
-    def blows_up(logits, target, *args, **kwargs):
-        loss = real(logits, target, *args, **kwargs)
-        if torch.is_grad_enabled():
-            calls["n"] += 1
-            if calls["n"] >= 5:
-                return loss * float("nan")
-        return loss
-
-    monkeypatch.setattr(torch.nn.functional, "cross_entropy", blows_up)
+    calls = nan_loss_from(monkeypatch, 5)
     outcome = runner.run(tiny_spec(), tmp_path)
     assert outcome.status == "diverged"
     summary = json.loads((tmp_path / "summary.json").read_text(), parse_constant=float)

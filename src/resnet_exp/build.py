@@ -238,6 +238,26 @@ def spec_from_config(
     )
 
 
+def build_model(spec: RunSpec, num_classes: int):
+    """The run's net, initialized from its seed (weights depend on nothing else)."""
+    from resnet_exp.models.net import build_net
+
+    m = spec.model
+    return build_net(
+        m.depth,
+        m.block,
+        m.shortcut,
+        m.width,
+        num_classes,
+        m.init,
+        seed=spec.loop.seed,
+        zero_residual=m.zero_residual,
+        norm=m.norm,
+        activation=m.activation,
+        slope=m.leaky_slope,
+    )
+
+
 def result_identity(spec: RunSpec) -> dict:
     """What a run computes, from the *resolved* spec: two runs agree on this iff they train the
     same net on the same data the same way. Resolved, so `milestones=null` equals the explicit

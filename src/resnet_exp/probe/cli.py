@@ -67,26 +67,14 @@ def probe_batch(spec, size: int, seed: int):
 
 
 def run_probe(cfg, overrides: list[str], out_dir: Path) -> dict:
-    from resnet_exp.models.net import build_net
+    from resnet_exp.build import build_model
     from resnet_exp.probe.figures import per_layer, save
     from resnet_exp.probe.signals import layer_stats
 
     spec, weights, subject = load_subject(cfg, overrides)
     x, y, num_classes = probe_batch(spec, int(cfg.probe_batch), int(cfg.probe_seed))
     m = spec.model
-    model = build_net(
-        m.depth,
-        m.block,
-        m.shortcut,
-        m.width,
-        num_classes,
-        m.init,
-        seed=spec.loop.seed,
-        zero_residual=m.zero_residual,
-        norm=m.norm,
-        activation=m.activation,
-        slope=m.leaky_slope,
-    )
+    model = build_model(spec, num_classes)
     if weights is not None:
         model.load_state_dict(weights)
     rows = [s.as_row() for s in layer_stats(model, x, y)]

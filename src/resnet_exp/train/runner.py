@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from resnet_exp.build import (
+    build_model,
     identity_differences,
     identity_of_config,
     result_identity,
@@ -24,7 +25,7 @@ from resnet_exp.build import (
 from resnet_exp.data.pipeline import Batches, pixel_mean
 from resnet_exp.data.sources import Dataset, dataset_key, load_dataset
 from resnet_exp.errors import UserError
-from resnet_exp.models.net import build_net, count_params
+from resnet_exp.models.net import count_params
 from resnet_exp.paths import ensure_writable_dir
 from resnet_exp.specs import DataSpec, RunSpec
 from resnet_exp.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
@@ -224,19 +225,7 @@ def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
 
     # From here on the run exists: model weights depend only on the seed.
     m = spec.model
-    model = build_net(
-        m.depth,
-        m.block,
-        m.shortcut,
-        m.width,
-        num_classes,
-        m.init,
-        seed=spec.loop.seed,
-        zero_residual=m.zero_residual,
-        norm=m.norm,
-        activation=m.activation,
-        slope=m.leaky_slope,
-    )
+    model = build_model(spec, num_classes)
     mean = pixel_mean(train_x)
     batches = Batches(
         train_x,
