@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import TINY, read_jsonl, run_cli
+from conftest import TINY, only_run_dir, read_jsonl, run_cli
 
 from resnet_exp.models import build_net
 from resnet_exp.probe.signals import layer_stats, stage_summary
@@ -156,22 +156,36 @@ def test_probe_multirun_writes_each_probe_and_one_combined_figure(tmp_path: Path
 
 
 def test_probe_from_a_run_reads_it_and_changes_nothing(tmp_path: Path) -> None:
-    r = run_cli(["train", *TINY, "depth=8", "out_root=runs", "hydra.run.dir=runs/one"], tmp_path)
+    r = run_cli(["train", *TINY, "depth=8", "out_root=runs"], tmp_path)
     assert r.returncode == 0, r.stderr
-    run = tmp_path / "runs" / "one"
+    run = only_run_dir(tmp_path / "runs")
+    assert "=" in run.name  # e.g. ..._batch_size=16_...: quoted for Hydra by the probe command
     files = ("checkpoint.pt", "summary.json", "metrics.jsonl")
     before = {f: hashlib.sha256((run / f).read_bytes()).hexdigest() for f in files}
-    r = run_cli(["probe", f"from={run}", "probe_batch=16", "hydra.run.dir=probe_out"], tmp_path)
+    r = run_cli(["probe", f"from={run}", "probe_batch=16"], tmp_path)
     assert r.returncode == 0, r.stderr
-    doc = json.loads((tmp_path / "probe_out" / "probe.json").read_text())
+    out = tmp_path / "outputs" / "probes" / f"from_{run.name}"
+    doc = json.loads((out / "probe.json").read_text())
     assert doc["subject"] == f"{run} at iteration 12"
     assert doc["net"]["depth"] == 8 and doc["net"]["width"] == 4  # the run's config, not defaults
-    init = run_cli(["probe", *TINY[:5], "probe_batch=16", "hydra.run.dir=probe_init"], tmp_path)
+    init = run_cli(["probe", *TINY[:5], "probe_batch=16"], tmp_path)
     assert init.returncode == 0, init.stderr
-    trained = json.loads((tmp_path / "probe_init" / "probe.json").read_text())
-    assert trained["layers"] != doc["layers"]  # the trained weights were used
+    fresh = json.loads(
+        next((tmp_path / "outputs" / "probes").glob("residual-8_*/probe.json")).read_text()
+    )
+    assert fresh["subject"] == "initialization"
+    assert fresh["layers"] != doc["layers"]  # the trained weights were used
     after = {f: hashlib.sha256((run / f).read_bytes()).hexdigest() for f in files}
     assert after == before
+
+
+def test_from_paths_are_quoted_for_hydra() -> None:
+    from resnet_exp.probe.cli import quote_from
+
+    assert quote_from("from=a/x_data=y") == "from='a/x_data=y'"
+    assert quote_from("from=a=1,b=2") == "from='a=1','b=2'"
+    assert quote_from("from='already'") == "from='already'"
+    assert quote_from("depth=20") == "depth=20"
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -43,6 +44,7 @@ NON_RESULT_KEYS = frozenset(
         "signals",
         "probe_batch",  # resnet-exp probe's own keys: what is probed, not what it is
         "probe_seed",
+        "from",
     }
 )
 # Keys already spelled out in the name: block-depth_shortcut_init_sSEED.
@@ -344,5 +346,11 @@ def register_resolvers() -> None:
 
     if not OmegaConf.has_resolver("rx_suffix"):
         OmegaConf.register_new_resolver("rx_suffix", rx_suffix)
+    if not OmegaConf.has_resolver("rx_probe_name"):
+        # conf/probe.yaml: a probe of a run is named after the run's folder.
+        OmegaConf.register_new_resolver(
+            "rx_probe_name",
+            lambda source, default: f"from_{Path(str(source)).name}" if source else default,
+        )
     if not OmegaConf.has_resolver("rx_path"):
         OmegaConf.register_new_resolver("rx_path", lambda p: os.path.expanduser(str(p)))

@@ -141,9 +141,19 @@ def _probe_task(cfg) -> None:
     _codes.append(0)
 
 
+def quote_from(arg: str) -> str:
+    """Run folders are named `..._data=imagefolder`, and Hydra's override grammar refuses an
+    unquoted `=` in a value: quote each comma-separated path of `from=` for the user."""
+    key, sep, value = arg.partition("=")
+    if key != "from" or not sep or not value or value[0] in "'\"" or value == "null":
+        return arg
+    return "from=" + ",".join("'" + v.replace("'", "\\'") + "'" for v in value.split(","))
+
+
 def probe_main(args: list[str]) -> int:
     if args and args[0] == "linear":
         return linear_main(args[1:])
+    args = [quote_from(a) for a in args]
     import hydra
 
     from resnet_exp.build import register_resolvers
