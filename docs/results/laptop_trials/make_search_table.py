@@ -1,0 +1,61 @@
+"""Print the search table (issue 10): every laptop setting tried for both halves, per seed, with
+the final training error as the report measures it (mean over the last 10% of iterations) and the
+runs' own wall times. No number is typed by hand.
+
+Run from the repository root: .venv/bin/python docs/results/laptop_trials/make_search_table.py
+"""
+
+from pathlib import Path
+
+from resnet_exp.report.collect import find_run_dirs, load_runs
+
+R = Path("docs/results")
+SETTINGS = [
+    ("`degradation_cpu`: lr 0.1, 3000 it., depths 20-56", R / "degradation_cpu/runs"),
+    ("+ `batch_size=128 iterations=1500`", R / "laptop_trials/runs/trial_b128"),
+    ("+ `optim.lr=0.05`", R / "laptop_trials/runs/trial_lr05"),
+    ("+ `init.zero_residual=true`", R / "laptop_trials/runs/trial_zg"),
+    ("+ `init.zero_residual=true optim.lr=0.05`", R / "laptop_trials/runs/trial_zg_lr05"),
+    ("+ `data.train_subset=10000`", R / "laptop_trials/runs/trial_sub10k"),
+    ("+ `data.train_subset=5000`", R / "laptop_trials/runs/trial_sub5k"),
+    ("+ `iterations=12000` (lr 0.1)", R / "laptop_trials/runs/trial_long12k"),
+    ("`degradation_laptop`: lr 0.05, 6000 it., depths 20/56", R / "degradation_laptop/runs"),
+]
+
+
+def _wall(run) -> str:
+    import json
+
+    s = json.loads(run.path.joinpath("summary.json").read_text())
+    return f"{s['wall_time_s'] / 60:.0f}" if s.get("wall_time_s") else "?"
+
+
+def pct(x):
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+print(
+    "| setting | seed | plain-20 | plain-56 | residual-20 | residual-56 | residual 56 minus 20 "
+    "(points) | both halves in this seed | run wall minutes (20 / 56) |"
+)
+print("|---|---|---|---|---|---|---|---|---|")
+for label, folder in SETTINGS:
+    runs, _ = load_runs(find_run_dirs(folder))
+    for seed in sorted({r.seed for r in runs}):
+        got = {(r.block, r.depth): r for r in runs if r.seed == seed and r.completed}
+        err = {k: r.train_error for k, r in got.items()}
+        p20, p56 = err.get(("plain", 20)), err.get(("plain", 56))
+        r20, r56 = err.get(("residual", 20)), err.get(("residual", 56))
+        gap = f"{100 * (r56 - r20):+.1f}" if r20 is not None and r56 is not None else "-"
+        both = "-"
+        if None not in (p20, p56, r20, r56):
+            both = "yes" if p56 > p20 and r56 < r20 else "no"
+        walls = [
+            _wall(r)
+            for r in (got.get(("residual", 20)), got.get(("residual", 56)))
+            if r is not None
+        ]
+        print(
+            f"| {label} | {seed} | {pct(p20)} | {pct(p56)} | {pct(r20)} | {pct(r56)} | {gap} | "
+            f"{both} | {' / '.join(walls) or '-'} |"
+        )
