@@ -13,6 +13,7 @@ from rich.console import Console
 from resnet_exp.errors import UserError
 
 from .collect import (
+    Cell,
     Group,
     datasets,
     drop_duplicates,
@@ -147,10 +148,11 @@ def run_report(argv: list[str] | None, console: Console) -> int:
     for g in groups:
         where = out if len(groups) == 1 else out / slug(g.label)
         where.mkdir(parents=True, exist_ok=True)
-        verdict = report_group(g, where, names, problems, console)
+        cells = group_cells(g.runs)
+        verdict = report_group(g, cells, where, names, problems, console)
         verdicts.append(verdict)
         written += [where / "table.md", where / "table.csv", where / "verdict.md"]
-        written += figures_for(g, where, formats, verdict, args.no_tensorboard)
+        written += figures_for(cells, where, formats, verdict, args.no_tensorboard)
 
     document = {
         "schema": 1,
@@ -200,10 +202,15 @@ def slug(label: str) -> str:
 
 
 def report_group(
-    group: Group, out: Path, names: list[str], problems: list[str], console: Console
+    group: Group,
+    cells: list[Cell],
+    out: Path,
+    names: list[str],
+    problems: list[str],
+    console: Console,
 ) -> Verdict:
-    """Table and verdict of one setting, written to `out` and shown on the console."""
-    cells = group_cells(group.runs)
+    """Table and verdict of one setting (its runs grouped into `cells`), written to `out` and
+    shown on the console."""
     rows = build_rows(cells)
     write_markdown(rows, out / "table.md")
     write_csv(rows, out / "table.csv")
@@ -218,13 +225,12 @@ def report_group(
 
 
 def figures_for(
-    group: Group, out: Path, formats: list[str], verdict: Verdict, no_tensorboard: bool
+    cells: list[Cell], out: Path, formats: list[str], verdict: Verdict, no_tensorboard: bool
 ) -> list[Path]:
     """Figures last: the table and verdict are the essentials and should exist even if plotting
     fails on an odd run."""
     from .figures import build_figures, save_figures
 
-    cells = group_cells(group.runs)
     figures = build_figures(cells)
     written = save_figures(figures, out, formats)
     if not no_tensorboard:
