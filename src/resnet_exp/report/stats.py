@@ -23,6 +23,14 @@ class Difference:
     df: float | None  # Welch-Satterthwaite degrees of freedom
 
     @property
+    def mean_a(self) -> float:
+        return statistics.fmean(self.a)
+
+    @property
+    def mean_b(self) -> float:
+        return statistics.fmean(self.b)
+
+    @property
     def one_seed(self) -> bool:
         return self.ci is None
 
@@ -43,7 +51,7 @@ def welch(a: list[float], b: list[float]) -> Difference:
 
     if not a or not b:
         raise ValueError("welch() needs at least one value on each side")
-    diff = statistics.fmean(b) - statistics.fmean(a)
+    diff = statistics.fmean(b) - statistics.fmean(a)  # = mean_b - mean_a
     if len(a) < 2 or len(b) < 2:
         return Difference(list(a), list(b), diff, None, None, None)
     va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)

@@ -64,8 +64,8 @@ class Comparison:
             "measure": self.measure,
             "expected": "b higher" if self.expected_sign > 0 else "b lower",
             "conclusion": self.conclusion,
-            "mean_a": r_mean(r.a),
-            "mean_b": r_mean(r.b),
+            "mean_a": r.mean_a,
+            "mean_b": r.mean_b,
             "difference": r.diff,
             "ci95": list(r.ci) if r.ci else None,
             "p_value": r.p_value,
@@ -171,10 +171,6 @@ class Verdict:
             "train_error_windows": self.windows,
             "sentences": self.lines,
         }
-
-
-def r_mean(values: list[float]) -> float:
-    return sum(values) / len(values)
 
 
 def _pct(x: float) -> str:
@@ -308,7 +304,7 @@ def pair_sentence(c: Comparison) -> str:
         OPPOSITE: "residual trains WORSE (the opposite holds)",
         INCONCLUSIVE: "inconclusive",
     }[c.conclusion]
-    mb, ma = r_mean(c.result.b), r_mean(c.result.a)
+    mb, ma = c.result.mean_b, c.result.mean_a
     return (
         f"At depth {depth}, residual vs plain: {head}. Training error {_pct(mb)} vs {_pct(ma)}, "
         f"{c.evidence()}."
@@ -379,7 +375,7 @@ def judge(
     v.lines.append(half_sentence(halves["plain_degrades"], "plain"))
     v.lines.append(half_sentence(res, "residual"))
     if test_cmp is not None:
-        mb, ma = r_mean(test_cmp.result.b), r_mean(test_cmp.result.a)
+        mb, ma = test_cmp.result.mean_b, test_cmp.result.mean_a
         v.lines.append(
             f"Residual test error {test_cmp.a} -> {test_cmp.b}: {_pct(ma)} -> {_pct(mb)}, "
             f"{test_cmp.evidence()}: lower at depth {test_cmp.b.split('-')[-1]} "
