@@ -42,6 +42,9 @@ NON_RESULT_KEYS = frozenset(
         "data.cache_dir",
         "experiment",
         "signals",
+        # How many processes share a run (recorded in its provenance) and whether they share
+        # BatchNorm statistics: a checkpoint resumes under any number of processes.
+        "sync_bn",
         "probe_batch",  # resnet-exp probe's own keys: what is probed, not what it is
         "probe_seed",
         "from",
@@ -226,6 +229,7 @@ def spec_from_config(
         compile=compile_mode(c.get("compile", False)),
         progress=_bool(c["progress"], "progress"),
         signals=_bool(c.get("signals", True), "signals"),
+        sync_bn=_bool(c.get("sync_bn", False), "sync_bn"),
     )
     return RunSpec(
         name=c["name"],

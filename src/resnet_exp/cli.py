@@ -57,7 +57,9 @@ STOP_FILE_ENV = "RESNET_EXP_STOP_FILE"  # exists once the user asked the sweep t
 
 def _record_job(code: int, status: str) -> None:
     path = os.environ.get(JOBS_FILE_ENV)
-    if path:
+    # A SLURM job on another node inherits the variable but not the launching machine's /tmp:
+    # there the sweep's tally is the runs' own summary.json files (resnet-exp report).
+    if path and Path(path).parent.is_dir():
         with open(path, "a") as f:  # one short line per job: an append is atomic
             f.write(json.dumps({"code": code, "status": status}) + "\n")
 
@@ -84,6 +86,14 @@ def _sweep_interrupted() -> bool:
 
 def _in_worker_process() -> bool:
     return os.environ.get(PARENT_PID_ENV, str(os.getpid())) != str(os.getpid())
+
+
+def _submitit_job(hc) -> bool:
+    """Whether this job runs under hydra-submitit-launcher (hydra/launcher=slurm or
+    submitit_local): submitit owns the job's signals there (see train.signals)."""
+    from omegaconf import OmegaConf
+
+    return "submitit" in str(OmegaConf.select(hc, "launcher._target_", default=""))
 
 
 def _parallel_jobs(hc, multirun: bool) -> int:
@@ -142,9 +152,13 @@ def _task(cfg) -> None:
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     run_dir = Path(hc.runtime.output_dir)
-    if _in_worker_process():
+    submitit = _submitit_job(hc)
+    if _in_worker_process() and not submitit:
         _note_stops_in_worker()
-    if multirun and _sweep_interrupted():
+    # A sweep stopped by the user skips the jobs that had not started (joblib). Not under
+    # submitit: there a job that starts after an interrupted one is that job requeued.
+    stopped = (lambda: False) if submitit else _sweep_interrupted
+    if multirun and stopped():
         _remove_if_empty_run(run_dir)  # Hydra made the folder; the job never started
         return
     try:
@@ -155,7 +169,7 @@ def _task(cfg) -> None:
                 _share_threads(n_jobs)
             # Several live progress bars on one terminal garble each other; the log lines stay.
             spec = replace(spec, loop=replace(spec.loop, progress=False))
-        if multirun and _sweep_interrupted():  # a stop while this job was being set up
+        if multirun and stopped():  # a stop while this job was being set up
             _remove_if_empty_run(run_dir)
             return
         outcome = run(spec, run_dir, stop_file=_stop_file())
@@ -175,7 +189,16 @@ def _task(cfg) -> None:
     style = {"completed": "green", "interrupted": "yellow", "diverged": "red", "failed": "red"}[
         outcome.status
     ]
-    out.print(f"[{style}]{outcome.message}[/]", soft_wrap=True)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run
+        out.print(f"[{style}]{outcome.message}[/]", soft_wrap=True)
+    if outcome.then is not None:
+        # The cluster's time-limit signal, now that the run has checkpointed: submitit's
+        # handler requeues this job and exits; the requeued job resumes the run (and is the
+        # one whose status counts).
+        out.print(
+            f"{spec.name}: handing the time-limit signal to the launcher (requeue)", soft_wrap=True
+        )
+        outcome.then()
     _record_job(outcome.exit_code, outcome.status)
     if outcome.status == "interrupted" and multirun and not _in_worker_process():
         # The user asked to stop: stop the whole sweep, not just this run. (A joblib worker
@@ -216,6 +239,22 @@ def check_out_root(args: list[str]) -> None:
             ) from None
 
 
+def torchrun_args(args: list[str]) -> list[str]:
+    """Under torchrun every rank runs this same command; one run, whose folder rank 0 alone
+    writes to: the other ranks keep Hydra's config copy and train.log out of it."""
+    from resnet_exp.train.distributed import launched_by_torchrun
+
+    if not launched_by_torchrun():
+        return args
+    if {"-m", "--multirun"} & set(args):
+        raise UserError(
+            "torchrun trains one run over several processes; start sweeps (-m) without torchrun, e.g. with hydra/launcher=slurm"
+        )
+    if os.environ.get("RANK", "0") != "0":
+        return [*args, "hydra.output_subdir=null", "hydra/job_logging=stdout"]
+    return args
+
+
 def train_main(args: list[str]) -> int:
     import hydra
 
@@ -223,6 +262,7 @@ def train_main(args: list[str]) -> int:
 
     register_resolvers()
     check_out_root(args)
+    args = torchrun_args(args)
     sys.argv = ["resnet-exp train", *args]
     app = hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")(_task)
     with tempfile.TemporaryDirectory(prefix="resnet-exp-") as tmp:

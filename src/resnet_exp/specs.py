@@ -64,6 +64,7 @@ class LoopSpec:
     compile: str | None = None  # torch.compile mode (default, reduce-overhead, ...), None: eager
     progress: bool = True
     signals: bool = True  # per-stage response std / gradient norm at every evaluation
+    sync_bn: bool = False  # under torchrun: BatchNorm over the global batch, not each rank's slice
 
 
 @dataclass

@@ -63,6 +63,11 @@ class Batches:
 
     The last incomplete batch of an epoch is dropped (every step sees `batch_size` images).
     `state_dict()` captures the data order and augmentation RNG for exact resume.
+
+    With `world_size` > 1 (one training run over several processes), `batch_size` is the global
+    batch: every rank draws the whole batch's indices, crops and flips from the same generator
+    and keeps its own `batch_size / world_size` slice, so the data order and augmentation are the
+    same whatever the number of processes, and the state is the same on every rank.
     """
 
     def __init__(
@@ -75,9 +80,15 @@ class Batches:
         device: torch.device,
         augment: bool = True,
         pad: int = 4,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         if batch_size > len(x):
             raise ValueError(f"batch_size={batch_size} exceeds the {len(x)} training images")
+        if batch_size % world_size:
+            raise ValueError(f"batch_size={batch_size} does not split over {world_size} ranks")
+        share = batch_size // world_size
+        self.slice = slice(rank * share, (rank + 1) * share)
         self.x, self.y = x.to(device), y.to(device)  # resident on the training device, uint8
         self.mean = mean.to(device)
         self.batch_size, self.device, self.do_augment, self.pad = batch_size, device, augment, pad
@@ -94,11 +105,14 @@ class Batches:
         if self.pos + self.batch_size > len(self.x):
             self.perm = torch.randperm(len(self.x), generator=self.gen)
             self.pos, self.epoch = 0, self.epoch + 1
-        idx = to_device(self.perm[self.pos : self.pos + self.batch_size], self.device)
+        idx = self.perm[self.pos : self.pos + self.batch_size][self.slice]
+        idx = to_device(idx, self.device)
         self.pos += self.batch_size
         xb = normalize(self.x[idx], self.mean)
         if self.do_augment:
-            offsets, flips = draw_augmentation(len(idx), self.pad, self.gen)
+            # Drawn for the whole global batch on every rank, whatever this rank keeps.
+            offsets, flips = draw_augmentation(self.batch_size, self.pad, self.gen)
+            offsets, flips = offsets[self.slice], flips[self.slice]
             xb = augment(
                 xb, to_device(offsets, self.device), to_device(flips, self.device), self.pad
             )

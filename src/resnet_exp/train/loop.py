@@ -16,6 +16,7 @@ from torch import nn
 
 from resnet_exp.data.pipeline import Batches, evaluate_batches
 from resnet_exp.specs import LoopSpec, OptimSpec
+from resnet_exp.train.distributed import Dist
 from resnet_exp.train.schedule import lr_at
 
 
@@ -63,14 +64,28 @@ class Trainer:
         loop: LoopSpec,
         device: torch.device,
         channels_last: bool = False,
+        dist: Dist | None = None,
     ) -> None:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model = model.to(device, memory_format=self.memory_format)
+        self.dist = dist or Dist()
         # Steps and evaluations call `run_model`; `model`, the plain module, is what is saved and
-        # loaded, so a checkpoint is the same with or without torch.compile.
-        self.run_model = (
-            torch.compile(self.model, mode=loop.compile) if loop.compile else self.model
-        )
+        # loaded, so a checkpoint is the same with or without torch.compile or DDP, and with any
+        # number of processes.
+        wrapped: nn.Module = self.model
+        if self.dist.active:
+            from torch.nn.parallel import DistributedDataParallel
+
+            wrapped = DistributedDataParallel(
+                self.model, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        self.run_model = torch.compile(wrapped, mode=loop.compile) if loop.compile else wrapped
+        # Rank 0 evaluates alone, so never through DDP (whose forward is a collective).
+        self.eval_model = self.run_model
+        if self.dist.active:
+            self.eval_model = (
+                torch.compile(self.model, mode=loop.compile) if loop.compile else self.model
+            )
         self.batches, self.eval_sets, self.mean = batches, eval_sets, mean
         self.optim_spec, self.loop, self.device = optim, loop, device
         self.optimizer = make_optimizer(self.model, optim)
@@ -161,7 +176,8 @@ class Trainer:
         bad = ~torch.isfinite(loss)
         self.first_bad = torch.where(bad & (self.first_bad < 0), self.iteration, self.first_bad)
         if self.warming_up:
-            self.recent_errors.append(wrong.item() / len(y))
+            # Every rank must leave warm-up at the same step: judge it on the global batch.
+            self.recent_errors.append(self.dist.sum_(wrong.clone()).item() / self.loop.batch_size)
             if (
                 len(self.recent_errors) == self.recent_errors.maxlen
                 and sum(self.recent_errors) / len(self.recent_errors) < self.optim_spec.warmup_error
@@ -170,13 +186,28 @@ class Trainer:
 
     def check_divergence(self) -> bool:
         bad = int(self.first_bad.item())
+        if self.dist.active:  # all ranks stop together, at the first bad step of any of them
+            none = self.loop.iterations + 1
+            bad = self.dist.min_int(bad if bad >= 0 else none, self.device)
+            bad = -1 if bad == none else bad
         if bad >= 0:
             self.diverged_at = bad
         return self.diverged_at is not None
 
+    def fold_window(self) -> None:
+        """Sum the ranks' running window counts into rank 0 (others restart from zero), so the
+        window is the global one; before a record, and before a checkpoint, which rank 0 writes."""
+        if not self.dist.active:
+            return
+        t = self.dist.sum_(torch.stack([self.win_wrong.double(), self.win_loss]))
+        keep = 1.0 if self.dist.is_main else 0.0
+        self.win_wrong = (t[0] * keep).round().to(torch.int64)
+        self.win_loss = t[1] * keep
+
     # --- metrics --------------------------------------------------------------------------------
     def window_record(self) -> dict:
         """Training error/loss over the augmented batches since the last record (Figure 6's curve)."""
+        self.fold_window()
         n = self.win_steps * self.loop.batch_size
         now = time.perf_counter()
         record = {
@@ -209,7 +240,8 @@ class Trainer:
                 es.x, es.y, self.mean, self.loop.eval_batch_size, self.device
             ):
                 with self.autocast():
-                    logits = self.run_model(x.contiguous(memory_format=self.memory_format)).float()
+                    logits = self.eval_model(x.contiguous(memory_format=self.memory_format))
+                    logits = logits.float()
                 loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
                 wrong += (logits.argmax(1) != y).sum()
             record[f"{es.name}_error"] = wrong.item() / len(es.y)
@@ -257,14 +289,16 @@ class Trainer:
                 emit(self.window_record())
             if it % L.eval_every == 0 or it == L.iterations:
                 t1 = time.perf_counter()
-                record = self.evaluate()
+                # Rank 0 evaluates (its weights and BN statistics are the ones checkpointed).
+                record = self.evaluate() if self.dist.is_main else {}
                 # Weights can turn non-finite in this step's update while its loss was finite:
                 # the evaluation is the first to see it. Such a record is never written.
-                if not all(_finite(v) for v in record.values()):
+                if self.dist.any(not all(_finite(v) for v in record.values()), self.device):
                     self.diverged_at = it
                     return "diverged"
-                self.last_eval = record
-                emit(record)
+                if self.dist.is_main:
+                    self.last_eval = record
+                    emit(record)
                 if L.signals and self.last_batch is not None:
                     signal_record = self.signal_record()
                     if all(_finite(v) for v in signal_record.values()):
@@ -273,14 +307,26 @@ class Trainer:
                 self.win_start += time.perf_counter() - t1  # keep eval time out of images/s
             if on_step is not None:
                 on_step(self)
-            stopping = should_stop() and it < L.iterations  # a stop after the last step completes
+            stopping = self.agreed_stop(should_stop(), check_every_step) and it < L.iterations
             if stopping or it % L.checkpoint_every == 0 or it == L.iterations:
                 if self.check_divergence():  # never save non-finite weights
                     return "diverged"
+                self.fold_window()
                 checkpoint()
+                self.dist.barrier()  # no rank leaves before the checkpoint is written
             if stopping:
                 return "interrupted"
         return "completed"
+
+    def agreed_stop(self, requested: bool, every_step: bool) -> bool:
+        """One process: the request itself. Several: every rank stops at the same step if any
+        was asked to; the ranks compare every step on CPU, every log_every steps on CUDA (a
+        collective per step would stall the GPU queue), so a stop waits at most log_every steps."""
+        if not self.dist.active:
+            return requested
+        if every_step or self.iteration % self.loop.log_every == 0:
+            return self.dist.any(requested, self.device)
+        return False
 
 
 def _finite(value: object) -> bool:

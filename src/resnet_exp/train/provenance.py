@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import platform
 import socket
 import subprocess
@@ -68,6 +69,8 @@ def provenance(device: str, seed: int) -> dict:
         "seed": seed,
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "host": socket.gethostname(),
+        "pid": os.getpid(),  # the process training the run (the one to signal)
+        **({"slurm_job_id": os.environ["SLURM_JOB_ID"]} if "SLURM_JOB_ID" in os.environ else {}),
         "platform": platform.platform(),
         "started_at": now(),
     }

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,7 +29,9 @@ from resnet_exp.errors import UserError
 from resnet_exp.models.net import count_params
 from resnet_exp.paths import ensure_writable_dir
 from resnet_exp.specs import DataSpec, RunSpec
+from resnet_exp.train import distributed
 from resnet_exp.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from resnet_exp.train.distributed import Dist
 from resnet_exp.train.loop import EvalSet, Trainer, default_channels_last
 from resnet_exp.train.metrics import MetricsWriter
 from resnet_exp.train.progress import ProgressBar
@@ -46,6 +49,9 @@ class Outcome:
     status: str
     exit_code: int
     message: str
+    # To call once the outcome is reported: hand a cluster's time-limit signal on to the
+    # launcher's own handler (submitit requeues the job); see train.signals.
+    then: Callable[[], None] | None = None
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -161,12 +167,63 @@ def run(spec: RunSpec, run_dir: Path, stop_file: Path | None = None) -> Outcome:
 
     Ctrl-C / SIGTERM are caught from the start (data loading included), not only during training.
     `stop_file`, if given, stops the run like a signal once it exists (see signals.SweepStop).
+    Under torchrun, every rank calls this; rank 0 alone writes (see train.distributed).
     """
     with StopRequest(stop_file) as stop:
-        return _run(spec, Path(run_dir), stop)
+        outcome = _run(spec, Path(run_dir), stop)
+    if outcome.status == "interrupted":
+        outcome.then = stop.hand_over()
+    return outcome
+
+
+@dataclass
+class Session:
+    """One process's part of a run, from the moment it exists until it ends."""
+
+    spec: RunSpec
+    run_dir: Path
+    trainer: Trainer
+    dataset: str
+    provenance: dict
+    summary: dict
+    writer: MetricsWriter | None  # rank 0 only
+    dist: Dist
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / "checkpoint.pt"
 
 
 def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
+    opened = _open_run_dir(spec, run_dir)
+    if isinstance(opened, Outcome):
+        return opened
+    previous, resume_from = opened
+    checkpoint = _read_checkpoint(resume_from, spec)
+    device = resolve_device(spec.loop.device)
+    if spec.loop.precision == "bf16" and device.type != "cuda":
+        raise UserError("precision=bf16 is for CUDA; on CPU use precision=fp32")
+    d = distributed.start(device.type)
+    try:
+        if d.active:
+            distributed.check_batch_split(spec.loop.batch_size, d.world_size)
+            if device.type == "cuda":
+                device = torch.device("cuda", d.local_rank)
+        if spec.loop.threads:
+            torch.set_num_threads(spec.loop.threads)
+        ds_name, splits, num_classes = _load_data(spec, run_dir, checkpoint, previous)
+        session = _start_session(spec, run_dir, splits, num_classes, ds_name, device, d)
+        if checkpoint is not None:
+            _resume(session, checkpoint, resume_from)
+        return _train(session, stop)
+    finally:
+        distributed.stop(d)
+
+
+# --- phase 1: the run directory and what it already holds -----------------------------------------
+def _open_run_dir(spec: RunSpec, run_dir: Path) -> tuple[dict | None, Path | None] | Outcome:
+    """Check the folder against the run: returns (previous summary, checkpoint to resume from),
+    or the Outcome of a run that is already over (skipped)."""
     check_writable(run_dir)
     for m in unreached_milestones(spec.loop.iterations, spec.optim.milestones):
         log.warning(
@@ -199,33 +256,50 @@ def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
                 code,
                 f"{spec.name}: already {previous['status']} in {run_dir}; skipped (remove the directory to run it again)",
             )
+    return previous, resume_from
 
-    checkpoint = None
-    if resume_from is not None:
-        checkpoint = load_checkpoint(resume_from)
-        diffs = config_differences(checkpoint.get("config", {}), spec)
-        if diffs:
-            raise UserError(
-                f"checkpoint {resume_from} was made with a different config ({'; '.join(diffs[:4])}); resume with the same settings, or start a separate run with tag=NAME"
-            )
 
-    device = resolve_device(spec.loop.device)
-    if spec.loop.precision == "bf16" and device.type != "cuda":
-        raise UserError("precision=bf16 is for CUDA; on CPU use precision=fp32")
-    if spec.loop.threads:
-        torch.set_num_threads(spec.loop.threads)
+def _read_checkpoint(resume_from: Path | None, spec: RunSpec) -> dict | None:
+    if resume_from is None:
+        return None
+    checkpoint = load_checkpoint(resume_from)
+    diffs = config_differences(checkpoint.get("config", {}), spec)
+    if diffs:
+        raise UserError(
+            f"checkpoint {resume_from} was made with a different config ({'; '.join(diffs[:4])}); resume with the same settings, or start a separate run with tag=NAME"
+        )
+    return checkpoint
+
+
+# --- phase 2: data ---------------------------------------------------------------------------------
+def _load_data(
+    spec: RunSpec, run_dir: Path, checkpoint: dict | None, previous: dict | None
+) -> tuple[str, dict[str, tuple[torch.Tensor, torch.Tensor]], int]:
     ds, splits, num_classes = prepare_data(spec.data, spec.loop.seed)
     recorded_data = (checkpoint or {}).get("dataset") or (previous or {}).get("dataset")
     check_same_data(run_dir, recorded_data, ds.name)
-    train_x, train_y = splits["train"]
-    if spec.loop.batch_size > len(train_x):
+    if spec.loop.batch_size > len(splits["train"][0]):
         raise UserError(
-            f"batch_size={spec.loop.batch_size} is larger than the {len(train_x)} training images"
+            f"batch_size={spec.loop.batch_size} is larger than the {len(splits['train'][0])} training images"
         )
+    return ds.name, splits, num_classes
 
+
+# --- phase 3: model, batches, trainer, and the summary that says the run exists ----------------
+def _start_session(
+    spec: RunSpec,
+    run_dir: Path,
+    splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    num_classes: int,
+    ds_name: str,
+    device: torch.device,
+    d: Dist,
+) -> Session:
     # From here on the run exists: model weights depend only on the seed.
-    m = spec.model
     model = build_model(spec, num_classes)
+    if d.active and spec.loop.sync_bn:
+        distributed.global_batchnorm(model)
+    train_x, train_y = splits["train"]
     mean = pixel_mean(train_x)
     batches = Batches(
         train_x,
@@ -235,6 +309,8 @@ def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
         spec.loop.seed,
         device,
         augment=spec.data.augment,
+        rank=d.rank,
+        world_size=d.world_size,
     )
     # Resident on the device like the training set (uint8, 29 MiB for CIFAR's test split), so an
     # evaluation copies nothing from the host.
@@ -245,30 +321,42 @@ def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
     ]
     channels_last = spec.loop.channels_last
     if channels_last is None:
-        channels_last = default_channels_last(device, m.width)
-    trainer = Trainer(model, batches, eval_sets, mean, spec.optim, spec.loop, device, channels_last)
+        channels_last = default_channels_last(device, spec.model.width)
+    trainer = Trainer(
+        model, batches, eval_sets, mean, spec.optim, spec.loop, device, channels_last, dist=d
+    )
     prov = provenance(describe_device(device), spec.loop.seed)
     # This job's own overrides: the command line may be a whole sweep.
     prov["overrides"] = spec.overrides
-    if checkpoint is not None:
-        trainer.load_state_dict(checkpoint["trainer"])
-        restore_rng(checkpoint["rng"])
-        prov["resumed_from"] = {"path": str(resume_from), "iteration": trainer.iteration}
-        log.info("resuming %s from %s at iteration %d", spec.name, resume_from, trainer.iteration)
+    prov["processes"] = d.world_size
+    if d.active:
+        prov["sync_bn"] = spec.loop.sync_bn
+    summary = _initial_summary(spec, model, splits, num_classes, ds_name, prov)
+    return Session(spec, run_dir, trainer, ds_name, prov, summary, None, d)
 
-    summary = {
+
+def _initial_summary(
+    spec: RunSpec,
+    model: torch.nn.Module,
+    splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    num_classes: int,
+    ds_name: str,
+    prov: dict,
+) -> dict:
+    """summary.json as the run starts (status running); `_finish` fills in the results."""
+    return {
         "name": spec.name,
         "status": "running",
-        **asdict(m),
+        **asdict(spec.model),
         "seed": spec.loop.seed,
         "params": count_params(model),
-        "dataset": ds.name,
+        "dataset": ds_name,
         "num_classes": num_classes,
-        "train_size": len(train_x),
+        "train_size": len(splits["train"][0]),
         "test_size": len(splits["test"][0]),
         "val_size": len(splits["val"][0]) if "val" in splits else 0,
         "iterations": spec.loop.iterations,
-        "iteration": trainer.iteration,
+        "iteration": 0,
         "batch_size": spec.loop.batch_size,
         "train_error": None,
         "train_loss": None,
@@ -286,44 +374,124 @@ def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
         "provenance": prov,
         "updated_at": now(),
     }
-    write_summary(run_dir, summary)
-    writer = MetricsWriter(run_dir, start_step=trainer.iteration)
+
+
+# --- phase 4: resume -------------------------------------------------------------------------------
+def _resume(session: Session, checkpoint: dict, resume_from: Path | None) -> None:
+    """Weights, optimizer, data position and RNG from the checkpoint: the run continues exactly
+    (with any number of processes: nothing in a checkpoint depends on it)."""
+    t = session.trainer
+    t.load_state_dict(checkpoint["trainer"])
+    restore_rng(checkpoint["rng"])
+    previous_processes = (checkpoint.get("provenance") or {}).get("processes", 1)
+    session.provenance["resumed_from"] = {
+        "path": str(resume_from),
+        "iteration": t.iteration,
+        "processes": previous_processes,
+    }
+    if session.dist.is_main:
+        log.info("resuming %s from %s at iteration %d", session.spec.name, resume_from, t.iteration)
+
+
+# --- phase 5: training under signals ------------------------------------------------------------
+def _train(session: Session, stop: StopRequest) -> Outcome:
+    spec, trainer, main = session.spec, session.trainer, session.dist.is_main
+    session.summary["iteration"] = trainer.iteration
+    if main:
+        write_summary(session.run_dir, session.summary)
+        session.writer = MetricsWriter(session.run_dir, start_step=trainer.iteration)
 
     def save() -> None:
-        save_checkpoint(
-            ckpt_path,
-            {
-                "trainer": trainer.state_dict(),
-                "rng": capture_rng(),
-                "config": spec.config,
-                "name": spec.name,
-                "dataset": ds.name,
-                "provenance": prov,
-            },
-        )
+        if main:
+            save_checkpoint(
+                session.checkpoint_path,
+                {
+                    "trainer": trainer.state_dict(),
+                    "rng": capture_rng(),
+                    "config": spec.config,
+                    "name": spec.name,
+                    "dataset": session.dataset,
+                    "provenance": session.provenance,
+                },
+            )
 
-    def finish(status: str, error: str | None = None) -> Outcome:
-        t = trainer
-        summary.update(
-            status=status,
-            iteration=t.iteration,
-            error=error,
-            diverged_at=t.diverged_at,
-            train_error=t.last_train.get("train_error"),
-            train_loss=t.last_train.get("train_loss"),
-            test_error=t.last_eval.get("test_error"),
-            test_loss=t.last_eval.get("test_loss"),
-            val_error=t.last_eval.get("val_error"),
-            val_loss=t.last_eval.get("val_loss"),
-            wall_time_s=round(t.wall_time_s, 2),
-            images_per_s=round(t.iteration * spec.loop.batch_size / t.step_time_s, 1)
-            if t.step_time_s
-            else None,
-            updated_at=now(),
-        )
-        write_summary(run_dir, summary)
+    try:
+        if stop.requested:  # stopped while loading: nothing trained since the last checkpoint
+            return _finish(session, "interrupted")
+        with ProgressBar(
+            spec.name, spec.loop.iterations, trainer.iteration, enabled=spec.loop.progress and main
+        ) as bar:
+            status = trainer.run(
+                _emitter(session.writer, bar),
+                save,
+                lambda: stop.requested,
+                on_step=lambda t: bar.advance(t.iteration),
+            )
+    except KeyboardInterrupt:
+        # A second Ctrl-C: stop now; the last periodic checkpoint stays the resume point.
+        return _finish(session, "interrupted")
+    except Exception as e:
+        log.error("run failed:\n%s", traceback.format_exc())
+        return _finish(session, "failed", f"{type(e).__name__}: {e}")
+    return _finish(session, status)
+
+
+def _emitter(writer: MetricsWriter | None, bar: ProgressBar) -> Callable[[dict], None]:
+    """Where each record goes: metrics.jsonl + TensorBoard, the bar, the log (rank 0 only)."""
+
+    def emit(record: dict) -> None:
+        if writer is None:
+            return
+        writer.write(record)
+        bar.update_metrics(record)
+        if record["kind"] == "train":
+            log.info(
+                "it %d  train error %.4f  loss %.4f  lr %g  %.0f img/s",
+                record["step"],
+                record["train_error"],
+                record["train_loss"],
+                record["lr"],
+                record["images_per_s"],
+            )
+        elif record["kind"] == "eval":
+            log.info(
+                "it %d  %s",
+                record["step"],
+                "  ".join(
+                    f"{k} {v:.4f}"
+                    for k, v in record.items()
+                    if k.endswith(("_error", "_loss")) and v is not None
+                ),
+            )
+
+    return emit
+
+
+# --- phase 6: finish -------------------------------------------------------------------------------
+def _finish(session: Session, status: str, error: str | None = None) -> Outcome:
+    spec, t, summary = session.spec, session.trainer, session.summary
+    summary.update(
+        status=status,
+        iteration=t.iteration,
+        error=error,
+        diverged_at=t.diverged_at,
+        train_error=t.last_train.get("train_error"),
+        train_loss=t.last_train.get("train_loss"),
+        test_error=t.last_eval.get("test_error"),
+        test_loss=t.last_eval.get("test_loss"),
+        val_error=t.last_eval.get("val_error"),
+        val_loss=t.last_eval.get("val_loss"),
+        wall_time_s=round(t.wall_time_s, 2),
+        images_per_s=round(t.iteration * spec.loop.batch_size / t.step_time_s, 1)
+        if t.step_time_s
+        else None,
+        updated_at=now(),
+    )
+    if session.writer is not None:
+        write_summary(session.run_dir, summary)
         if status == "completed":
-            writer.hparams(
+            m = spec.model
+            session.writer.hparams(
                 {
                     "block": m.block,
                     "depth": m.depth,
@@ -334,61 +502,18 @@ def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
                     "iterations": spec.loop.iterations,
                     "lr": spec.optim.lr,
                     "batch_size": spec.loop.batch_size,
-                    "dataset": ds.name,
+                    "dataset": session.dataset,
                 },
                 {k: summary[k] for k in ("train_error", "test_error", "train_loss", "test_loss")},
             )
-        writer.close()
-        msg = {
-            "completed": f"{spec.name}: completed {t.iteration} iterations; train error {_pct(summary['train_error'])}, test error {_pct(summary['test_error'])}",
-            "interrupted": f"{spec.name}: interrupted at iteration {t.iteration}; run the same command again to resume from the last checkpoint",
-            "diverged": f"{spec.name}: diverged (non-finite loss) at iteration {t.diverged_at}",
-            "failed": f"{spec.name}: failed at iteration {t.iteration}: {error}",
-        }[status]
-        return Outcome(status, EXIT_CODES[status], msg)
-
-    try:
-        if stop.requested:  # stopped while loading: nothing trained since the last checkpoint
-            return finish("interrupted")
-        with (
-            ProgressBar(
-                spec.name, spec.loop.iterations, trainer.iteration, enabled=spec.loop.progress
-            ) as bar,
-        ):
-
-            def emit(record: dict) -> None:
-                writer.write(record)
-                bar.update_metrics(record)
-                if record["kind"] == "train":
-                    log.info(
-                        "it %d  train error %.4f  loss %.4f  lr %g  %.0f img/s",
-                        record["step"],
-                        record["train_error"],
-                        record["train_loss"],
-                        record["lr"],
-                        record["images_per_s"],
-                    )
-                elif record["kind"] == "eval":
-                    log.info(
-                        "it %d  %s",
-                        record["step"],
-                        "  ".join(
-                            f"{k} {v:.4f}"
-                            for k, v in record.items()
-                            if k.endswith(("_error", "_loss")) and v is not None
-                        ),
-                    )
-
-            status = trainer.run(
-                emit, save, lambda: stop.requested, on_step=lambda t: bar.advance(t.iteration)
-            )
-    except KeyboardInterrupt:
-        # A second Ctrl-C: stop now; the last periodic checkpoint stays the resume point.
-        return finish("interrupted")
-    except Exception as e:
-        log.error("run failed:\n%s", traceback.format_exc())
-        return finish("failed", f"{type(e).__name__}: {e}")
-    return finish(status)
+        session.writer.close()
+    msg = {
+        "completed": f"{spec.name}: completed {t.iteration} iterations; train error {_pct(summary['train_error'])}, test error {_pct(summary['test_error'])}",
+        "interrupted": f"{spec.name}: interrupted at iteration {t.iteration}; run the same command again to resume from the last checkpoint",
+        "diverged": f"{spec.name}: diverged (non-finite loss) at iteration {t.diverged_at}",
+        "failed": f"{spec.name}: failed at iteration {t.iteration}: {error}",
+    }[status]
+    return Outcome(status, EXIT_CODES[status], msg)
 
 
 def _pct(x: float | None) -> str:
