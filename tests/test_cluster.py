@@ -7,7 +7,6 @@ import os
 import signal
 import time
 
-import pytest
 import torch
 from conftest import read_jsonl, run_cli, start_cli
 
@@ -73,7 +72,6 @@ def test_submitit_sweep_runs_each_job_in_its_own_process_and_report_reads_them(t
     assert sorted(s["updated_at"] for s in after) == sorted(s["updated_at"] for s in summaries)
 
 
-@pytest.mark.slow
 def test_time_limit_signal_checkpoints_requeues_and_ends_as_if_never_stopped(tmp_path, tiny):
     """What SLURM does `signal_delay_s` before a time limit: USR2 to the job. The run finishes
     its step and checkpoints, then submitit requeues the job, which resumes the run."""
