@@ -110,6 +110,9 @@ def test_run_writes_a_complete_run_directory(tmp_path: Path) -> None:
         prov["versions"]["torch"] == torch.__version__ and prov["seed"] == 0 and "command" in prov
     )
     assert "git_commit" in prov
+    # Timings are only comparable on one CPU: every run names its CPU and this process.
+    assert prov["cpu"] and prov["cpu_count"] >= 1 and prov["pid"] == os.getpid()
+    assert prov["processes"] == 1
     records = read_jsonl(tmp_path / "metrics.jsonl")
     assert [r["step"] for r in records if r["kind"] == "train"] == [4, 8, 12]
     assert [r["step"] for r in records if r["kind"] == "eval"] == [6, 12]

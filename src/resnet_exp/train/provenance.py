@@ -56,6 +56,17 @@ def versions() -> dict:
     return out
 
 
+def cpu_model() -> str:
+    """The CPU's model name (timings differ several-fold between CPUs: record it with them)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -72,5 +83,7 @@ def provenance(device: str, seed: int) -> dict:
         "pid": os.getpid(),  # the process training the run (the one to signal)
         **({"slurm_job_id": os.environ["SLURM_JOB_ID"]} if "SLURM_JOB_ID" in os.environ else {}),
         "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
         "started_at": now(),
     }
