@@ -126,7 +126,8 @@ def max_difference(a: dict, b: dict) -> float:
 
 
 def test_two_processes_with_sync_bn_match_one_process_of_the_same_global_batch(tmp_path):
-    args = [*DDP_RUN, "iterations=20", "checkpoint_every=10"]
+    # Evaluations and signal records at 10 and 20 too: rank 0 evaluates, all ranks probe.
+    args = [*DDP_RUN, "iterations=20", "checkpoint_every=10", "eval_every=10", "signals=true"]
     env = cli_env(tmp_path)
     for root, extra in (("k2sync", ["sync_bn=true"]), ("k2", [])):
         done = subprocess.run(
@@ -153,6 +154,11 @@ def test_two_processes_with_sync_bn_match_one_process_of_the_same_global_batch(t
     assert summary["provenance"]["processes"] == 2 and summary["provenance"]["sync_bn"] is True
     steps = [r["step"] for r in read_jsonl(run_dir / "metrics.jsonl") if r["kind"] == "train"]
     assert steps == list(range(1, 21))  # one writer: every step once
+    for kind in ("eval", "signal"):
+        assert [r["step"] for r in read_jsonl(run_dir / "metrics.jsonl") if r["kind"] == kind] == [
+            10,
+            20,
+        ]
     (one_metrics,) = (tmp_path / "k1").glob("runs/*/metrics.jsonl")
     ones = [r for r in read_jsonl(one_metrics) if r["kind"] == "train"]
     twos = [r for r in read_jsonl(run_dir / "metrics.jsonl") if r["kind"] == "train"]
@@ -203,3 +209,51 @@ def test_two_process_run_stopped_by_a_signal_resumes_as_one_process(tmp_path):
     ref = run_cli(["train", *args, "out_root=ref", f"resume={tmp_path / 'at_k.pt'}"], tmp_path)
     assert ref.returncode == 0, ref.stderr
     assert max_difference(final_weights(tmp_path / "outputs"), final_weights(tmp_path / "ref")) == 0
+
+
+@pytest.mark.slow
+def test_one_process_run_resumed_under_two_processes_counts_its_window_once(tmp_path):
+    """The checkpoint's running window (steps since the last record) is global: a resume under
+    K processes must carry it on once, not K times."""
+    args = [*DDP_RUN, "iterations=400", "log_every=7", "checkpoint_every=1000", "sync_bn=true"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "resnet_exp", "train", *args],
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline, metrics = time.time() + 240, None
+    while time.time() < deadline and metrics is None:
+        found = list(tmp_path.glob("outputs/runs/*/metrics.jsonl"))
+        if found and found[0].read_text().count('"train"') >= 2:
+            metrics = found[0]
+        time.sleep(0.02)
+    assert metrics is not None
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=120)
+    run_dir = metrics.parent
+    k = json.loads((run_dir / "summary.json").read_text())["iteration"]
+    assert 14 <= k < 400
+    shutil.copy(run_dir / "checkpoint.pt", tmp_path / "at_k.pt")
+
+    two = subprocess.run(
+        torchrun(args),
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert two.returncode == 0, two.stderr[-3000:]
+    one = run_cli(["train", *args, "out_root=ref", f"resume={tmp_path / 'at_k.pt'}"], tmp_path)
+    assert one.returncode == 0, one.stderr
+    (ref_metrics,) = (tmp_path / "ref").glob("runs/*/metrics.jsonl")
+
+    def first_after_resume(path):
+        return next(r for r in read_jsonl(path) if r["kind"] == "train" and r["step"] > k)
+
+    a, b = first_after_resume(metrics), first_after_resume(ref_metrics)
+    assert a["step"] == b["step"] and a["train_error"] == b["train_error"]
+    assert abs(a["train_loss"] - b["train_loss"]) < 1e-4

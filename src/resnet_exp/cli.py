@@ -198,7 +198,10 @@ def _task(cfg) -> None:
         out.print(
             f"{spec.name}: handing the time-limit signal to the launcher (requeue)", soft_wrap=True
         )
-        outcome.then()
+        try:
+            outcome.then()
+        except Exception as e:  # submitit refuses, e.g. after max_num_timeout requeues
+            err.print(f"{spec.name}: not requeued ({e}); run the same command again to resume")
     _record_job(outcome.exit_code, outcome.status)
     if outcome.status == "interrupted" and multirun and not _in_worker_process():
         # The user asked to stop: stop the whole sweep, not just this run. (A joblib worker
@@ -255,6 +258,17 @@ def torchrun_args(args: list[str]) -> list[str]:
     return args
 
 
+def jobs_folder(args: list[str]) -> str | None:
+    """Where the jobs of this invocation report their statuses: the system's temporary folder,
+    except for a launcher whose jobs may run on other machines (hydra/launcher=slurm): there,
+    under out_root, which a cluster's jobs share with the machine that launched them."""
+    launcher = next((a.split("=", 1)[1] for a in args if a.startswith("hydra/launcher=")), None)
+    if launcher in (None, "basic", "joblib"):
+        return None
+    root = next((a.split("=", 1)[1] for a in args if a.startswith("out_root=")), "outputs")
+    return str(Path(root).expanduser())
+
+
 def train_main(args: list[str]) -> int:
     import hydra
 
@@ -265,7 +279,10 @@ def train_main(args: list[str]) -> int:
     args = torchrun_args(args)
     sys.argv = ["resnet-exp train", *args]
     app = hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")(_task)
-    with tempfile.TemporaryDirectory(prefix="resnet-exp-") as tmp:
+    folder = None if INFO_FLAGS & set(args) else jobs_folder(args)
+    if folder is not None:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".resnet-exp-", dir=folder) as tmp:
         jobs_file, stop_file = Path(tmp) / "jobs.jsonl", Path(tmp) / "stop"
         env = {JOBS_FILE_ENV: jobs_file, PARENT_PID_ENV: os.getpid(), STOP_FILE_ENV: stop_file}
         os.environ.update({k: str(v) for k, v in env.items()})  # before any worker starts

@@ -30,7 +30,10 @@ def restore_rng(state: dict) -> None:
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        # One state per GPU of the machine that saved it: a checkpoint from a 4-GPU node resumes
+        # on a 1-GPU one (training itself draws nothing from the CUDA generators).
+        for i, s in enumerate(state["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(s, i)
 
 
 def save_checkpoint(path: Path, state: dict) -> None:

@@ -17,6 +17,7 @@ What makes a K-process run the same run as a one-process run of the same global 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -24,6 +25,10 @@ import torch.distributed as dist
 from torch import nn
 
 from resnet_exp.errors import UserError
+
+# GlobalBatchNorm2d uses torch.distributed.nn.functional.all_reduce, deprecated in favour of a
+# functional collective that has no autograd on gloo yet.
+warnings.filterwarnings("ignore", "torch.distributed.nn.functional.all_reduce")
 
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
@@ -115,20 +120,17 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
-        import warnings
-
         from torch.distributed.nn.functional import all_reduce
 
-        # Deprecated in favour of a functional collective that has no autograd on gloo yet.
-        warnings.filterwarnings("ignore", "torch.distributed.nn.functional.all_reduce")
-
         c = x.shape[1]
-        count = torch.tensor([x.numel() / c], dtype=x.dtype, device=x.device)
-        local = torch.cat([x.sum((0, 2, 3)), (x * x).sum((0, 2, 3)), count])
+        xf = x.float()  # statistics in fp32 even under bf16 autocast
+        count = torch.tensor([x.numel() / c], dtype=torch.float32, device=x.device)
+        local = torch.cat([xf.sum((0, 2, 3)), (xf * xf).sum((0, 2, 3)), count])
         total = all_reduce(local)
         n = total[2 * c]
         mean = total[:c] / n
-        var = total[c : 2 * c] / n - mean * mean  # biased, as BatchNorm normalizes with
+        # Biased, as BatchNorm normalizes with; clamped, since E[x^2] - mean^2 can round below 0.
+        var = (total[c : 2 * c] / n - mean * mean).clamp_min(0)
         with torch.no_grad():
             m = self.momentum
             self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
@@ -136,7 +138,7 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
             self.num_batches_tracked.add_(1)
         scale = self.weight * torch.rsqrt(var + self.eps)
         shift = self.bias - mean * scale
-        return x * scale[None, :, None, None] + shift[None, :, None, None]
+        return (xf * scale[None, :, None, None] + shift[None, :, None, None]).to(x.dtype)
 
 
 def global_batchnorm(model: nn.Module) -> nn.Module:

@@ -34,6 +34,9 @@ def default_channels_last(device: torch.device, width: int) -> bool:
     return device.type == "cuda" or width >= 16
 
 
+STOP_CHECK_EVERY = 10  # steps between stop agreements of several CUDA processes
+
+
 def checks_every_step(device: torch.device) -> bool:
     """Whether the loop reads the divergence flag after every step: a host sync is free on CPU
     but stalls the CUDA queue, so there it is read only where something is logged or saved."""
@@ -138,8 +141,11 @@ class Trainer:
         self.recent_errors = deque(state["recent_errors"], maxlen=20)
         self.wall_time_s = float(state["wall_time_s"])
         self.step_time_s = float(state["step_time_s"])
-        self.win_wrong = state["window"]["wrong"].to(self.device)
-        self.win_loss = state["window"]["loss"].to(self.device)
+        # The saved window is global (folded into rank 0): only one rank may carry it on, or
+        # a resume under K processes would count it K times.
+        keep = 1 if self.dist.is_main else 0
+        self.win_wrong = state["window"]["wrong"].to(self.device) * keep
+        self.win_loss = state["window"]["loss"].to(self.device) * keep
         self.win_steps = int(state["window"]["steps"])
         self.last_train, self.last_eval = dict(state["last_train"]), dict(state["last_eval"])
 
@@ -320,11 +326,12 @@ class Trainer:
 
     def agreed_stop(self, requested: bool, every_step: bool) -> bool:
         """One process: the request itself. Several: every rank stops at the same step if any
-        was asked to; the ranks compare every step on CPU, every log_every steps on CUDA (a
-        collective per step would stall the GPU queue), so a stop waits at most log_every steps."""
+        was asked to; the ranks compare every step on CPU, every STOP_CHECK_EVERY steps on CUDA
+        (a collective per step would stall the GPU queue): well inside the 30 s that torchrun
+        gives its workers between passing a signal on and killing them."""
         if not self.dist.active:
             return requested
-        if every_step or self.iteration % self.loop.log_every == 0:
+        if every_step or self.iteration % STOP_CHECK_EVERY == 0:
             return self.dist.any(requested, self.device)
         return False
 

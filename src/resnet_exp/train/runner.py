@@ -376,6 +376,11 @@ def _initial_summary(
     }
 
 
+def bn_batch(batch_size: int, processes: int, sync_bn: bool) -> int:
+    """How many images BatchNorm normalizes over in one step."""
+    return batch_size if sync_bn or processes == 1 else batch_size // processes
+
+
 # --- phase 4: resume -------------------------------------------------------------------------------
 def _resume(session: Session, checkpoint: dict, resume_from: Path | None) -> None:
     """Weights, optimizer, data position and RNG from the checkpoint: the run continues exactly
@@ -383,7 +388,21 @@ def _resume(session: Session, checkpoint: dict, resume_from: Path | None) -> Non
     t = session.trainer
     t.load_state_dict(checkpoint["trainer"])
     restore_rng(checkpoint["rng"])
-    previous_processes = (checkpoint.get("provenance") or {}).get("processes", 1)
+    saved = checkpoint.get("provenance") or {}
+    previous_processes = saved.get("processes", 1)
+    batch, spec = session.spec.loop.batch_size, session.spec
+    before = bn_batch(batch, previous_processes, saved.get("sync_bn", False))
+    after = bn_batch(batch, session.dist.world_size, spec.loop.sync_bn)
+    if before != after and session.dist.is_main and spec.model.norm == "batch":
+        log.warning(
+            "%s: BatchNorm normalized over %d images per step before this resume (%d processes) "
+            "and over %d now: the rest of the run computes differently; sync_bn=true makes the "
+            "number of processes irrelevant",
+            spec.name,
+            before,
+            previous_processes,
+            after,
+        )
     session.provenance["resumed_from"] = {
         "path": str(resume_from),
         "iteration": t.iteration,
@@ -416,7 +435,9 @@ def _train(session: Session, stop: StopRequest) -> Outcome:
             )
 
     try:
-        if stop.requested:  # stopped while loading: nothing trained since the last checkpoint
+        # Stopped while loading: nothing trained since the last checkpoint. (Agreed by all
+        # ranks: one leaving now would strand the others in DDP's first step.)
+        if session.dist.any(stop.requested, trainer.device):
             return _finish(session, "interrupted")
         with ProgressBar(
             spec.name, spec.loop.iterations, trainer.iteration, enabled=spec.loop.progress and main

@@ -51,7 +51,9 @@ class StopRequest(_Handlers):
         self.signal_name: str | None = None
         self.signum: int | None = None
         self.stop_file = stop_file
-        self.signals = (signal.SIGINT, signal.SIGTERM, requeue_signal())
+        # dict.fromkeys: SUBMITIT_PREEMPT_SIGNAL=TERM must not install our handler twice (the
+        # second install would record our own handler as the one to restore).
+        self.signals = tuple(dict.fromkeys((signal.SIGINT, signal.SIGTERM, requeue_signal())))
 
     @property
     def requested(self) -> bool:
