@@ -9,6 +9,10 @@ DATA   ?=
 # With DATA=path/to/images (ImageFolder layout: train/<class>/*.jpg, test/<class>/*.jpg) the
 # sweeps read that folder; without it they use CIFAR-10, downloaded into ./data on first use.
 DATA_ARGS := $(if $(DATA),data=imagefolder data.root=$(abspath $(DATA)),)
+# SEEDS=0,1,2 runs the sweeps for those seeds (all in one multirun, two runs at a time); the
+# report then tests every claim against the seed spread. Without it: seed 0 only.
+SEEDS  ?=
+SEED_ARGS := $(if $(SEEDS),seed=$(SEEDS),)
 
 .PHONY: setup test test-all lint format demo sweep-cpu sweep-cpu-depths sweep-cpu-long report tensorboard bench wheel clean
 
@@ -38,15 +42,15 @@ demo: setup                       ## a one-minute run: ResNet-20 at width 8 for 
 	$(BIN)/resnet-exp train depth=20 width=8 batch_size=64 iterations=300 log_every=50 eval_every=300 $(DATA_ARGS)
 
 sweep-cpu: setup                  ## Figure 6 on a laptop: plain/residual 20 and 56 (~43 min on our 2 cores), and its report
-	$(BIN)/resnet-exp train -m experiment=degradation_laptop progress=false $(DATA_ARGS)
+	$(BIN)/resnet-exp train -m experiment=degradation_laptop progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop
 
 sweep-cpu-depths: setup           ## all four depths (20/32/44/56) at 3000 iterations (~34 min): the plain half only
-	$(BIN)/resnet-exp train -m experiment=degradation_cpu progress=false $(DATA_ARGS)
+	$(BIN)/resnet-exp train -m experiment=degradation_cpu progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_cpu
 
 sweep-cpu-long: setup             ## all four depths at 12000 iterations (~2.3 h projected, not yet run whole)
-	$(BIN)/resnet-exp train -m experiment=degradation_cpu_long progress=false $(DATA_ARGS)
+	$(BIN)/resnet-exp train -m experiment=degradation_cpu_long progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_cpu_long
 
 report: setup                     ## report on a sweep: make report SWEEP=outputs/sweeps/NAME

@@ -80,6 +80,27 @@ def test_clear_result_both_halves_hold(tmp_path: Path) -> None:
     assert text.startswith("Both halves hold")
     assert "Plain nets degrade with depth: holds. Training error 41.0% at depth 20 -> 61.0%" in text
     assert "3 vs 3 seeds" in text
+    assert "seed by seed, plain-56 higher in 3 of 3)" in text
+    assert "seed by seed, residual-56 lower in 3 of 3)" in text  # residual vs plain at 56
+
+
+def test_seed_by_seed_count_describes_but_does_not_decide(tmp_path: Path) -> None:
+    errors = dict(CLEAR)
+    # Seeds 0 and 2 put residual-56 below residual-20, seed 1 above, all inside a wide spread;
+    # seed 3 exists at depth 56 only and is not counted seed by seed.
+    errors[("residual", 20)] = [0.30, 0.20, 0.40]
+    errors[("residual", 56)] = [0.28, 0.22, 0.37, 0.30]
+    v = verdict_of(sweep_of(tmp_path, errors))
+    c = v.residual.endpoints
+    assert c.seed_by_seed() == (2, 3)
+    assert c.conclusion == INCONCLUSIVE
+    assert "4 seeds; seed by seed, residual-56 lower in 2 of 3)" in v.to_text()
+    assert c.to_json()["seed_by_seed"] == {"expected_side": 2, "seeds": 3}
+    # Every seed on the expected side still does not make a result inside the noise.
+    errors[("residual", 56)] = [0.29, 0.19, 0.39]
+    v = verdict_of(sweep_of(tmp_path / "all", errors))
+    assert v.residual.endpoints.seed_by_seed() == (3, 3)
+    assert v.residual.conclusion == INCONCLUSIVE
 
 
 def test_rise_inside_the_noise_is_inconclusive(tmp_path: Path) -> None:

@@ -40,6 +40,14 @@ class Comparison:
     def conclusion(self) -> str:
         return self.result.conclusion(self.expected_sign)
 
+    def seed_by_seed(self) -> tuple[int, int]:
+        """(seeds in which b lies on the expected side of a, seeds run in both cells). A
+        description of consistency, not a test: the conclusion stays Welch's."""
+        a = {s: v for s, v in zip(self.seeds_a, self.result.a, strict=True) if s is not None}
+        b = {s: v for s, v in zip(self.seeds_b, self.result.b, strict=True) if s is not None}
+        shared = [s for s in a if s in b]
+        return sum((b[s] - a[s]) * self.expected_sign > 0 for s in shared), len(shared)
+
     def evidence(self) -> str:
         """`+30.4 points (95% interval +25.1 to +35.7; 4 vs 4 seeds)` or the one-seed caveat."""
         r = self.result
@@ -51,9 +59,12 @@ class Comparison:
             )
         lo, hi = r.ci
         inside = ", inside the seed noise" if self.conclusion == INCONCLUSIVE else ""
+        agree, shared = self.seed_by_seed()
+        side = "higher" if self.expected_sign > 0 else "lower"
+        per_seed = f"; seed by seed, {self.b} {side} in {agree} of {shared}" if shared > 1 else ""
         return (
             f"{text}{inside} ({LEVEL:.0%} interval {_pts(lo)} to {_pts(hi)}; "
-            f"{len(r.a)} vs {len(r.b)} seeds)"
+            f"{len(r.a)} vs {len(r.b)} seeds{per_seed})"
         )
 
     def to_json(self) -> dict:
@@ -73,6 +84,7 @@ class Comparison:
             "test": "welch_t" if not r.one_seed else "none: one seed",
             "seeds_a": self.seeds_a,
             "seeds_b": self.seeds_b,
+            "seed_by_seed": dict(zip(("expected_side", "seeds"), self.seed_by_seed(), strict=True)),
         }
 
 
