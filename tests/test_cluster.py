@@ -7,6 +7,7 @@ import os
 import signal
 import time
 
+import pytest
 import torch
 from conftest import read_jsonl, run_cli, start_cli
 
@@ -126,3 +127,34 @@ def test_time_limit_signal_checkpoints_requeues_and_ends_as_if_never_stopped(tmp
         ]
 
     assert records(run_dir) == records(ref_dir)
+
+
+@pytest.mark.slow  # about 60 s: two submitit jobs, stopped, then resumed
+def test_one_ctrl_c_on_the_command_stops_every_job_and_the_same_command_resumes(tmp_path, tiny):
+    """The jobs are other processes (other machines, on SLURM): they learn of the stop from a
+    file in the folder they share with the launching command, checkpoint and end interrupted."""
+    args = ["train", "-m", *tiny, *SUBMITIT_LOCAL, "block=plain,residual", "iterations=2000"]
+    args += ["log_every=10", "eval_every=1000", "checkpoint_every=5000"]
+    proc = start_cli(args, tmp_path)
+    deadline, found = time.time() + 240, []
+    while time.time() < deadline:
+        found = list(tmp_path.glob("outputs/sweeps/sweep/*/metrics.jsonl"))
+        if len(found) == 2 and all(p.read_text().count('"train"') >= 2 for p in found):
+            break
+        time.sleep(0.05)
+    assert len(found) == 2
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err[-3000:]
+    assert "stopped; run the same command again to resume" in err
+    stopped = [json.loads((p.parent / "summary.json").read_text()) for p in found]
+    assert [s["status"] for s in stopped] == ["interrupted", "interrupted"]
+    assert all(s["iteration"] < 2000 for s in stopped)
+    assert not list(tmp_path.glob("outputs/.resnet-exp-*"))  # the jobs' folder is cleaned up
+
+    again = run_cli(args, tmp_path, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    for p, before in zip(found, stopped, strict=True):
+        s = json.loads((p.parent / "summary.json").read_text())
+        assert s["status"] == "completed"
+        assert s["provenance"]["resumed_from"]["iteration"] == before["iteration"]
