@@ -5,6 +5,7 @@ runs' own wall times. No number is typed by hand.
 Run from the repository root: .venv/bin/python docs/results/laptop_trials/make_search_table.py
 """
 
+import json
 from pathlib import Path
 
 from resnet_exp.report.collect import find_run_dirs, load_runs
@@ -23,11 +24,20 @@ SETTINGS = [
 ]
 
 
-def _wall(run) -> str:
-    import json
+def _summary(run) -> dict:
+    return json.loads(run.path.joinpath("summary.json").read_text())
 
-    s = json.loads(run.path.joinpath("summary.json").read_text())
+
+def _wall(run) -> str:
+    s = _summary(run)
     return f"{s['wall_time_s'] / 60:.0f}" if s.get("wall_time_s") else "?"
+
+
+def _cpu(runs) -> str:
+    """The CPU the runs recorded; runs before provenance had a `cpu` field ran on this
+    project's AMD EPYC machine (lscpu, noted in the session logs)."""
+    names = {_summary(r)["provenance"].get("cpu") or "AMD EPYC (not recorded)" for r in runs}
+    return ", ".join(sorted(names))
 
 
 def pct(x):
@@ -36,9 +46,9 @@ def pct(x):
 
 print(
     "| setting | seed | plain-20 | plain-56 | residual-20 | residual-56 | residual 56 minus 20 "
-    "(points) | both halves in this seed | run wall minutes (20 / 56) |"
+    "(points) | both halves in this seed | run wall minutes (20 / 56) | CPU |"
 )
-print("|---|---|---|---|---|---|---|---|---|")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for label, folder in SETTINGS:
     runs, _ = load_runs(find_run_dirs(folder))
     for seed in sorted({r.seed for r in runs}):
@@ -57,5 +67,5 @@ for label, folder in SETTINGS:
         ]
         print(
             f"| {label} | {seed} | {pct(p20)} | {pct(p56)} | {pct(r20)} | {pct(r56)} | {gap} | "
-            f"{both} | {' / '.join(walls) or '-'} |"
+            f"{both} | {' / '.join(walls) or '-'} | {_cpu(got.values())} |"
         )
