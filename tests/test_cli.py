@@ -110,6 +110,9 @@ def test_print_resolved_config_and_help(tmp_path: Path) -> None:
         in h.stdout
     )
     assert not (tmp_path / "outputs").exists()  # --help/--cfg write nothing
+    both = run_cli(["train", "-m", "depth=20,56", "--cfg", "job"], tmp_path)
+    assert both.returncode == 2 and "Traceback" not in both.stderr
+    assert "--cfg shows one run's configuration and cannot be combined with -m" in both.stderr
 
 
 def test_dispatcher_usage_and_unknown_command(tmp_path: Path) -> None:

@@ -269,12 +269,23 @@ def jobs_folder(args: list[str]) -> str | None:
     return str(Path(root).expanduser())
 
 
+def check_one_mode(args: list[str]) -> None:
+    """Hydra refuses -m with --cfg/--info in a traceback; say what to do instead."""
+    shown = {"--cfg", "-c", "--info"} & set(args)
+    if shown and {"-m", "--multirun"} & set(args):
+        raise UserError(
+            f"{sorted(shown)[0]} shows one run's configuration and cannot be combined with -m; "
+            "drop -m and give one value per key (e.g. depth=56 instead of depth=20,56)"
+        )
+
+
 def train_main(args: list[str]) -> int:
     import hydra
 
     from resnet_exp.build import register_resolvers
 
     register_resolvers()
+    check_one_mode(args)
     check_out_root(args)
     args = torchrun_args(args)
     sys.argv = ["resnet-exp train", *args]

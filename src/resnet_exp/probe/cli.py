@@ -157,9 +157,10 @@ def probe_main(args: list[str]) -> int:
     import hydra
 
     from resnet_exp.build import register_resolvers
-    from resnet_exp.cli import check_out_root, config_dir
+    from resnet_exp.cli import check_one_mode, check_out_root, config_dir
 
     register_resolvers()
+    check_one_mode(args)
     check_out_root(args)
     sys.argv = ["resnet-exp probe", *args]
     _codes.clear()
