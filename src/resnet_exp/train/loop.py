@@ -327,8 +327,9 @@ class Trainer:
     def agreed_stop(self, requested: bool, every_step: bool) -> bool:
         """One process: the request itself. Several: every rank stops at the same step if any
         was asked to; the ranks compare every step on CPU, every STOP_CHECK_EVERY steps on CUDA
-        (a collective per step would stall the GPU queue): well inside the 30 s that torchrun
-        gives its workers between passing a signal on and killing them."""
+        (a collective per step would stall the GPU queue), so that the stop and rank 0's
+        checkpoint fit in the 30 s that torchrun gives its workers between passing a signal on
+        and killing them (not measured on GPUs)."""
         if not self.dist.active:
             return requested
         if every_step or self.iteration % STOP_CHECK_EVERY == 0:
