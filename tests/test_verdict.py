@@ -282,3 +282,14 @@ def test_runs_without_usable_curve_keep_the_summary_value(tmp_path: Path) -> Non
     (run / "metrics.jsonl").write_text("")
     (r,), _ = load_runs([run])
     assert r.train_error == pytest.approx(0.33) and r.train_error_window == "last logging window"
+
+
+def test_a_running_run_is_described_by_how_far_its_curve_got(tmp_path: Path) -> None:
+    """summary.json of a running run still says iteration 0 (written at the start)."""
+    sweep_of(tmp_path, CLEAR)
+    run = make_run(tmp_path, "residual", 44, 0, 0.3, status="running", iteration=300)
+    summary = json.loads((run / "summary.json").read_text())
+    summary["iteration"] = 0
+    (run / "summary.json").write_text(json.dumps(summary))
+    v = verdict_of(tmp_path)
+    assert "not included: residual-44 s0 still running (at iteration 300 of 400)" in v.to_text()

@@ -251,7 +251,16 @@ def load_run(path: Path) -> Run:
         params=_int(s.get("params")),
         dataset=s.get("dataset"),
         iterations=iterations,
-        iteration=_int(s.get("iteration")),
+        # summary.json is written when a run starts and ends; while it runs, or after it was
+        # killed, its curve tells how far it got.
+        iteration=max(
+            (
+                i
+                for i in (_int(s.get("iteration")), train_curve[-1][0] if train_curve else None)
+                if i is not None
+            ),
+            default=None,
+        ),
         train_error=train_error,
         train_error_window=window,
         setting=run_setting(s),

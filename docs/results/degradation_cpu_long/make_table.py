@@ -1,0 +1,40 @@
+"""Print the per-run table of the `degradation_cpu_long` sweep from the committed runs: status,
+final training error as the report measures it (mean over the last 10% of iterations), test
+error, the run's own wall time and images/s, and the CPU it ran on. No number is typed by hand.
+
+Run from the repository root: .venv/bin/python docs/results/degradation_cpu_long/make_table.py
+"""
+
+import json
+from pathlib import Path
+
+from resnet_exp.report.collect import find_run_dirs, load_runs
+
+# The preset's own runs, and the 12000-iteration trial (laptop_trials), which trained residual
+# nets with exactly the preset's settings (same result identity) before the preset existed.
+RUNS = [
+    Path("docs/results/degradation_cpu_long/runs"),
+    Path("docs/results/laptop_trials/runs/trial_long12k"),
+]
+
+
+def pct(x):
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+runs, _ = load_runs([d for folder in RUNS for d in find_run_dirs(folder)])
+print(
+    "| seed | net | status | iterations | train error, last 10% (%) | test error (%) | "
+    "wall (min) | images/s | CPU | folder |"
+)
+print("|---|---|---|---|---|---|---|---|---|---|")
+for r in sorted(runs, key=lambda r: (r.seed, r.block, -r.depth)):
+    s = json.loads((r.path / "summary.json").read_text())
+    cpu = s["provenance"].get("cpu", "AMD EPYC (lscpu; not recorded by this version)")
+    wall = f"{s['wall_time_s'] / 60:.1f}" if s.get("wall_time_s") else "-"
+    done = r.status == "completed"
+    print(
+        f"| {r.seed} | {r.block}-{r.depth} | {r.status} | {r.iteration} / {r.iterations} | "
+        f"{pct(r.train_error) if done else '-'} | {pct(r.test_error) if done else '-'} | "
+        f"{wall} | {s.get('images_per_s') or '-'} | {cpu} | {r.path.parent.name} |"
+    )
