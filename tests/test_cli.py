@@ -113,6 +113,8 @@ def test_print_resolved_config_and_help(tmp_path: Path) -> None:
     both = run_cli(["train", "-m", "depth=20,56", "--cfg", "job"], tmp_path)
     assert both.returncode == 2 and "Traceback" not in both.stderr
     assert "--cfg shows one run's configuration and cannot be combined with -m" in both.stderr
+    info = run_cli(["train", "--multirun", "depth=20,56", "--info=config"], tmp_path)
+    assert info.returncode == 2 and "--info shows" in info.stderr and "Traceback" not in info.stderr
 
 
 def test_dispatcher_usage_and_unknown_command(tmp_path: Path) -> None:

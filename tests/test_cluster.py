@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -52,8 +53,10 @@ def test_slurm_preset_has_the_keys_a_cluster_user_sets(tmp_path):
 def test_jobs_report_to_a_folder_the_cluster_shares_with_the_launching_machine():
     assert jobs_folder(["depth=20"]) is None  # the system's temporary folder
     assert jobs_folder(["hydra/launcher=joblib"]) is None
-    assert jobs_folder(["hydra/launcher=slurm"]) == "outputs"
+    assert jobs_folder(["hydra/launcher=slurm"]) == str(Path.cwd() / "outputs")  # absolute
     assert jobs_folder(["hydra/launcher=slurm", "out_root=/scratch/me"]) == "/scratch/me"
+    slurm_env = ["hydra/launcher=slurm", "out_root=/scratch/${oc.env:USER}/runs"]
+    assert jobs_folder(slurm_env) == "/scratch"  # the part known before Hydra resolves it
 
 
 def test_submitit_sweep_runs_each_job_in_its_own_process_and_report_reads_them(tmp_path, tiny):

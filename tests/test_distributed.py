@@ -254,6 +254,10 @@ def test_one_process_run_resumed_under_two_processes_counts_its_window_once(tmp_
     run_dir = metrics.parent
     k = json.loads((run_dir / "summary.json").read_text())["iteration"]
     assert 14 <= k < 400
+    if k % 7 == 0:  # stopped right after a record: the window is empty, nothing to count twice
+        pytest.skip(
+            f"stopped at a record boundary (iteration {k}); the check needs a partial window"
+        )
     shutil.copy(run_dir / "checkpoint.pt", tmp_path / "at_k.pt")
 
     two = subprocess.run(

@@ -96,6 +96,14 @@ def test_seed_by_seed_count_describes_but_does_not_decide(tmp_path: Path) -> Non
     assert c.conclusion == INCONCLUSIVE
     assert "4 seeds; seed by seed, residual-56 lower in 2 of 3)" in v.to_text()
     assert c.to_json()["seed_by_seed"] == {"expected_side": 2, "seeds": 3}
+    # Pairs are made by seed, not by position: with residual-56 s1 diverged, seeds 0 and 2 are
+    # compared (both lower at 56; by position, 0.37 would meet residual-20 s1's 0.20).
+    pair = tmp_path / "pair"
+    sweep_of(pair, {k: v for k, v in errors.items() if k != ("residual", 56)})
+    for seed, err in ((0, 0.28), (2, 0.37), (3, 0.30)):
+        make_run(pair, "residual", 56, seed, err)
+    make_run(pair, "residual", 56, 1, 0.9, status="diverged", diverged_at=50)
+    assert verdict_of(pair).residual.endpoints.seed_by_seed() == (2, 2)
     # Every seed on the expected side still does not make a result inside the noise.
     errors[("residual", 56)] = [0.29, 0.19, 0.39]
     v = verdict_of(sweep_of(tmp_path / "all", errors))

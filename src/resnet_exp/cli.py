@@ -57,8 +57,9 @@ STOP_FILE_ENV = "RESNET_EXP_STOP_FILE"  # exists once the user asked the sweep t
 
 def _record_job(code: int, status: str) -> None:
     path = os.environ.get(JOBS_FILE_ENV)
-    # A SLURM job on another node inherits the variable but not the launching machine's /tmp:
-    # there the sweep's tally is the runs' own summary.json files (resnet-exp report).
+    # A job that cannot see the folder (an out_root that is not shared with the node it runs
+    # on) inherits the variable all the same: there the sweep's tally is the runs' own
+    # summary.json files (resnet-exp report).
     if path and Path(path).parent.is_dir():
         with open(path, "a") as f:  # one short line per job: an append is atomic
             f.write(json.dumps({"code": code, "status": status}) + "\n")
@@ -266,12 +267,14 @@ def jobs_folder(args: list[str]) -> str | None:
     if launcher in (None, "basic", "joblib"):
         return None
     root = next((a.split("=", 1)[1] for a in args if a.startswith("out_root=")), "outputs")
-    return str(Path(root).expanduser())
+    # out_root=${oc.env:SCRATCH}/x: only the part before an interpolation is known here. Absolute,
+    # since the jobs may start in another working directory.
+    return str(Path(root.split("${", 1)[0] or ".").expanduser().resolve())
 
 
 def check_one_mode(args: list[str]) -> None:
     """Hydra refuses -m with --cfg/--info in a traceback; say what to do instead."""
-    shown = {"--cfg", "-c", "--info"} & set(args)
+    shown = {"--cfg", "-c", "--info"} & {a.split("=", 1)[0] for a in args}
     if shown and {"-m", "--multirun"} & set(args):
         raise UserError(
             f"{sorted(shown)[0]} shows one run's configuration and cannot be combined with -m; "

@@ -18,7 +18,7 @@ RUNS = [
 ]
 
 
-def pct(x):
+def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
@@ -30,7 +30,7 @@ print(
 print("|---|---|---|---|---|---|---|---|---|---|")
 for r in sorted(runs, key=lambda r: (r.seed, r.block, -r.depth)):
     s = json.loads((r.path / "summary.json").read_text())
-    cpu = s["provenance"].get("cpu", "AMD EPYC (lscpu; not recorded by this version)")
+    cpu = s["provenance"].get("cpu") or "AMD EPYC (not recorded)"
     wall = f"{s['wall_time_s'] / 60:.1f}" if s.get("wall_time_s") else "-"
     done = r.status == "completed"
     print(

@@ -9,10 +9,16 @@ import json
 import statistics
 from pathlib import Path
 
+from resnet_exp.report.collect import find_run_dirs, load_runs
+
 R = Path("docs/results")
 SETTINGS = [
     ("`degradation_laptop` (lr 0.05, drops at 3000/4500)", R / "degradation_laptop/runs", 6000),
-    ("`iterations=12000` (lr 0.1, drops at 6000/9000)", R / "laptop_trials/runs/trial_long12k", 12000),
+    (
+        "`iterations=12000` (lr 0.1, drops at 6000/9000)",
+        R / "laptop_trials/runs/trial_long12k",
+        12000,
+    ),
 ]
 
 
@@ -21,18 +27,20 @@ def curve(path: Path) -> dict[int, float]:
     return {r["step"]: r["train_error"] for r in rows if r["kind"] == "train"}
 
 
-def gaps(folder: Path, marks: list[int]) -> dict[int, list[float]]:
-    out = {}
-    for seed in range(10):
-        a = list(folder.glob(f"residual-20_*_s{seed}_*/metrics.jsonl"))
-        b = list(folder.glob(f"residual-56_*_s{seed}_*/metrics.jsonl"))
-        if not (a and b):
+def gaps(folder: Path, marks: list[int]) -> dict[int, list[float | None]]:
+    """Per seed run at both depths: the gap at each mark (None where a run logged nothing)."""
+    runs, _ = load_runs(find_run_dirs(folder))
+    paths = {(r.block, r.depth, r.seed): r.path / "metrics.jsonl" for r in runs}
+    out: dict[int, list[float | None]] = {}
+    for seed in sorted({s for _, _, s in paths if s is not None}):
+        a, b = paths.get(("residual", 20, seed)), paths.get(("residual", 56, seed))
+        if a is None or b is None:
             continue
-        ca, cb = curve(a[0]), curve(b[0])
-        row = []
+        ca, cb = curve(a), curve(b)
+        row: list[float | None] = []
         for m in marks:
             steps = [k for k in ca if m - 500 < k <= m and k in cb]
-            row.append(100 * statistics.fmean(cb[k] - ca[k] for k in steps))
+            row.append(100 * statistics.fmean(cb[k] - ca[k] for k in steps) if steps else None)
         out[seed] = row
     return out
 
@@ -44,4 +52,4 @@ for label, folder, total in SETTINGS:
     print("| seed | " + " | ".join(str(m) for m in marks) + " |")
     print("|---|" + "---|" * len(marks))
     for seed, row in table.items():
-        print(f"| {seed} | " + " | ".join(f"{g:+.1f}" for g in row) + " |")
+        print(f"| {seed} | " + " | ".join("-" if g is None else f"{g:+.1f}" for g in row) + " |")

@@ -6,9 +6,10 @@ Run from the repository root: .venv/bin/python docs/results/laptop_trials/make_s
 """
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
-from resnet_exp.report.collect import find_run_dirs, load_runs
+from resnet_exp.report.collect import Run, find_run_dirs, load_runs
 
 R = Path("docs/results")
 SETTINGS = [
@@ -24,23 +25,23 @@ SETTINGS = [
 ]
 
 
-def _summary(run) -> dict:
+def _summary(run: Run) -> dict:
     return json.loads(run.path.joinpath("summary.json").read_text())
 
 
-def _wall(run) -> str:
+def _wall(run: Run) -> str:
     s = _summary(run)
     return f"{s['wall_time_s'] / 60:.0f}" if s.get("wall_time_s") else "?"
 
 
-def _cpu(runs) -> str:
+def _cpu(runs: Iterable[Run]) -> str:
     """The CPU the runs recorded; runs before provenance had a `cpu` field ran on this
     project's AMD EPYC machine (lscpu, noted in the session logs)."""
     names = {_summary(r)["provenance"].get("cpu") or "AMD EPYC (not recorded)" for r in runs}
     return ", ".join(sorted(names))
 
 
-def pct(x):
+def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 

@@ -2,6 +2,7 @@
 
 Run from the repository root: python docs/results/laptop_trials/make_table.py docs/results/laptop_trials/runs
 """
+
 import glob
 import json
 import sys
@@ -18,7 +19,9 @@ TRIALS = [
     ("`iterations=12000` (4x longer, 15 epochs)", "long12k", None, "*_s0_*"),
     ("`iterations=12000`, seed 1", "long12k", None, "*_s1_*"),
 ]
-print("| change to `experiment=degradation_cpu` (seed 0 unless named) | runs | residual-20 train / test | residual-32 train / test | residual-56 train / test | 56 minus 20, train (points) |")
+print(
+    "| change to `experiment=degradation_cpu` (seed 0 unless named) | runs | residual-20 train / test | residual-32 train / test | residual-56 train / test | 56 minus 20, train (points) |"
+)
 print("|---|---|---|---|---|---|")
 for label, key, base, pat in TRIALS:
     folder = base or f"{root}/trial_{key}"
@@ -35,7 +38,11 @@ for label, key, base, pat in TRIALS:
         train[depth] = s["train_error"]
         cells.append(f"{100 * s['train_error']:.1f} / {100 * s['test_error']:.1f}")
     gap = f"{100 * (train[56] - train[20]):+.1f}" if 20 in train and 56 in train else "-"
-    shown = "[degradation_cpu](../degradation_cpu/runs/)" if base else f"[trial_{key}](runs/trial_{key}/)"
+    shown = (
+        "[degradation_cpu](../degradation_cpu/runs/)"
+        if base
+        else f"[trial_{key}](runs/trial_{key}/)"
+    )
     if cells != ["-"] * 3:
         print(f"| {label} | {shown} | {' | '.join(cells)} | {gap} |")
 
