@@ -222,6 +222,12 @@ INFO_FLAGS = {
 }
 
 
+def known_part(path: str) -> Path:
+    """The folder a path override names before Hydra resolves it: hydra.run.dir=out/${name} or
+    out_root=${oc.env:SCRATCH}/x are known only up to the first interpolation."""
+    return Path(path.split("${", 1)[0] or ".").expanduser()
+
+
 def check_out_root(args: list[str]) -> None:
     """Hydra creates the run directory before any of our code runs, and fails with a traceback
     if it cannot; so make sure the output root is writable first (one line if not)."""
@@ -233,8 +239,7 @@ def check_out_root(args: list[str]) -> None:
         if a.startswith(("out_root=", "hydra.run.dir=", "hydra.sweep.dir="))
     ]
     for root in roots or ["outputs"]:
-        # hydra.run.dir=out/${name}: only the part before an interpolation is known yet.
-        path = Path(root.split("${", 1)[0] or ".").expanduser()
+        path = known_part(root)
         try:
             ensure_writable_dir(path)
         except OSError as e:
@@ -267,9 +272,8 @@ def jobs_folder(args: list[str]) -> str | None:
     if launcher in (None, "basic", "joblib"):
         return None
     root = next((a.split("=", 1)[1] for a in args if a.startswith("out_root=")), "outputs")
-    # out_root=${oc.env:SCRATCH}/x: only the part before an interpolation is known here. Absolute,
-    # since the jobs may start in another working directory.
-    return str(Path(root.split("${", 1)[0] or ".").expanduser().resolve())
+    # Absolute, since the jobs may start in another working directory.
+    return str(known_part(root).resolve())
 
 
 def check_one_mode(args: list[str]) -> None:
