@@ -137,6 +137,39 @@ def test_both_halves_laptop_preset_composes_with_stable_run_names() -> None:
     )
 
 
+def test_laptop_long_preset_is_the_long_presets_ends_with_stable_run_names() -> None:
+    from hydra import compose, initialize_config_dir
+
+    from resnet_exp.build import result_identity
+
+    # Each of its runs trains exactly as the same net of degradation_cpu_long: the committed
+    # seeds of that preset count for this one (the report groups runs by this identity).
+    for net in (["block=plain", "depth=20"], ["block=residual", "depth=56"]):
+        ends = spec_from_config(compose_train(["experiment=degradation_laptop_long", *net]))
+        long = spec_from_config(compose_train(["experiment=degradation_cpu_long", *net]))
+        assert result_identity(ends) == result_identity(long)
+    spec = spec_from_config(compose_train(["experiment=degradation_laptop_long"]))
+    assert (spec.model.width, spec.loop.batch_size, spec.loop.iterations) == (8, 64, 12000)
+    assert spec.optim.lr == 0.1 and spec.optim.milestones == (6000, 9000)
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(
+            config_name="train",
+            overrides=["experiment=degradation_laptop_long"],
+            return_hydra_config=True,
+        )
+    assert cfg.sweep_name == "degradation_laptop_long"
+    assert cfg.hydra.launcher.n_jobs == 2
+    # Only the two ends of Figure 6; the key order (block first) is inherited from
+    # degradation_cpu_long and decides the order in which the runs start.
+    params = [(k, v) for k, v in cfg.hydra.sweeper.params.items()]
+    assert params == [("block", "plain,residual"), ("depth", "56,20")]
+    job = ["experiment=degradation_laptop_long", "data=imagefolder", "data.root=/x", "seed=3"]
+    assert name_suffix(["block=residual", "depth=20", *job]) == "_data=imagefolder"
+    name = compose_train(["experiment=degradation_laptop_long", "block=residual", "depth=20"]).name
+    assert name == "residual-20_A_kaiming_normal_s0"
+
+
 @pytest.mark.parametrize(
     "override,message",
     [
