@@ -109,7 +109,11 @@ def test_print_resolved_config_and_help(tmp_path: Path) -> None:
         and "experiment: degradation, degradation_cpu, degradation_cpu_long, degradation_laptop, degradation_laptop_long, paper_table6"
         in h.stdout
     )
-    assert not (tmp_path / "outputs").exists()  # --help/--cfg write nothing
+    # The --flag=value forms too (Hydra takes both).
+    eq = run_cli(["train", "--cfg=job", "depth=32"], tmp_path)
+    assert eq.returncode == 0 and "depth: 32" in eq.stdout
+    assert run_cli(["train", "--info=config", "depth=32"], tmp_path).returncode == 0
+    assert not (tmp_path / "outputs").exists()  # --help/--cfg/--info write nothing
     both = run_cli(["train", "-m", "depth=20,56", "--cfg", "job"], tmp_path)
     assert both.returncode == 2 and "Traceback" not in both.stderr
     assert "--cfg shows one run's configuration and cannot be combined with -m" in both.stderr

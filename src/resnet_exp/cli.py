@@ -222,6 +222,11 @@ INFO_FLAGS = {
 }
 
 
+def flag_names(args: list[str]) -> set[str]:
+    """The flags among the arguments, by name: Hydra takes --cfg job and --cfg=job alike."""
+    return {a.split("=", 1)[0] for a in args if a.startswith("-")}
+
+
 def known_part(path: str) -> Path:
     """The folder a path override names before Hydra resolves it: hydra.run.dir=out/${name} or
     out_root=${oc.env:SCRATCH}/x are known only up to the first interpolation."""
@@ -231,7 +236,7 @@ def known_part(path: str) -> Path:
 def check_out_root(args: list[str]) -> None:
     """Hydra creates the run directory before any of our code runs, and fails with a traceback
     if it cannot; so make sure the output root is writable first (one line if not)."""
-    if INFO_FLAGS & set(args):
+    if INFO_FLAGS & flag_names(args):
         return
     roots = [
         a.split("=", 1)[1]
@@ -255,7 +260,7 @@ def torchrun_args(args: list[str]) -> list[str]:
 
     if not launched_by_torchrun():
         return args
-    if {"-m", "--multirun"} & set(args):
+    if {"-m", "--multirun"} & flag_names(args):
         raise UserError(
             "torchrun trains one run over several processes; start sweeps (-m) without torchrun, e.g. with hydra/launcher=slurm"
         )
@@ -278,8 +283,8 @@ def jobs_folder(args: list[str]) -> str | None:
 
 def check_one_mode(args: list[str]) -> None:
     """Hydra refuses -m with --cfg/--info in a traceback; say what to do instead."""
-    shown = {"--cfg", "-c", "--info"} & {a.split("=", 1)[0] for a in args}
-    if shown and {"-m", "--multirun"} & set(args):
+    shown = {"--cfg", "-c", "--info"} & flag_names(args)
+    if shown and {"-m", "--multirun"} & flag_names(args):
         raise UserError(
             f"{sorted(shown)[0]} shows one run's configuration and cannot be combined with -m; "
             "drop -m and give one value per key (e.g. depth=56 instead of depth=20,56)"
@@ -297,7 +302,7 @@ def train_main(args: list[str]) -> int:
     args = torchrun_args(args)
     sys.argv = ["resnet-exp train", *args]
     app = hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")(_task)
-    folder = None if INFO_FLAGS & set(args) else jobs_folder(args)
+    folder = None if INFO_FLAGS & flag_names(args) else jobs_folder(args)
     if folder is not None:
         Path(folder).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".resnet-exp-", dir=folder) as tmp:
