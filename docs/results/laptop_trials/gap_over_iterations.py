@@ -12,12 +12,15 @@ from pathlib import Path
 from resnet_exp.report.collect import find_run_dirs, load_runs
 
 R = Path("docs/results")
+# (label, iterations, folders): one setting may be spread over several folders (the
+# 12000-iteration trial and the presets that train the same way).
 SETTINGS = [
-    ("`degradation_laptop` (lr 0.05, drops at 3000/4500)", R / "degradation_laptop/runs", 6000),
+    ("`degradation_laptop` (lr 0.05, drops at 3000/4500)", 6000, R / "degradation_laptop/runs"),
     (
-        "`iterations=12000` (lr 0.1, drops at 6000/9000)",
-        R / "laptop_trials/runs/trial_long12k",
+        "`iterations=12000` (lr 0.1, drops at 6000/9000) = `degradation_laptop_long`",
         12000,
+        R / "laptop_trials/runs/trial_long12k",
+        R / "degradation_laptop_long/runs",
     ),
 ]
 
@@ -27,9 +30,9 @@ def curve(path: Path) -> dict[int, float]:
     return {r["step"]: r["train_error"] for r in rows if r["kind"] == "train"}
 
 
-def gaps(folder: Path, marks: list[int]) -> dict[int, list[float | None]]:
+def gaps(folders: list[Path], marks: list[int]) -> dict[int, list[float | None]]:
     """Per seed run at both depths: the gap at each mark (None where a run logged nothing)."""
-    runs, _ = load_runs(find_run_dirs(folder))
+    runs, _ = load_runs([d for f in folders if f.is_dir() for d in find_run_dirs(f)])
     paths = {(r.block, r.depth, r.seed): r.path / "metrics.jsonl" for r in runs}
     out: dict[int, list[float | None]] = {}
     for seed in sorted({s for _, _, s in paths if s is not None}):
@@ -45,9 +48,9 @@ def gaps(folder: Path, marks: list[int]) -> dict[int, list[float | None]]:
     return out
 
 
-for label, folder, total in SETTINGS:
+for label, total, *folders in SETTINGS:
     marks = list(range(total // 6, total + 1, total // 6 // 2))
-    table = gaps(folder, marks)
+    table = gaps(folders, marks)
     print(f"\n{label}: residual-56 minus residual-20, training error (points)\n")
     print("| seed | " + " | ".join(str(m) for m in marks) + " |")
     print("|---|" + "---|" * len(marks))

@@ -20,8 +20,15 @@ SETTINGS = [
     ("+ `init.zero_residual=true optim.lr=0.05`", R / "laptop_trials/runs/trial_zg_lr05"),
     ("+ `data.train_subset=10000`", R / "laptop_trials/runs/trial_sub10k"),
     ("+ `data.train_subset=5000`", R / "laptop_trials/runs/trial_sub5k"),
-    ("+ `iterations=12000` (lr 0.1)", R / "laptop_trials/runs/trial_long12k"),
     ("`degradation_laptop`: lr 0.05, 6000 it., depths 20/56", R / "degradation_laptop/runs"),
+    # One setting (same result identity) in three folders: the 12000-iteration trial, then the
+    # presets degradation_cpu_long (all four depths) and degradation_laptop_long (20 and 56).
+    (
+        "`degradation_laptop_long`: lr 0.1, 12000 it., depths 20/56 (+ trial, `degradation_cpu_long`)",
+        R / "laptop_trials/runs/trial_long12k",
+        R / "degradation_cpu_long/runs",
+        R / "degradation_laptop_long/runs",
+    ),
 ]
 
 
@@ -50,8 +57,8 @@ print(
     "(points) | both halves in this seed | run wall minutes (20 / 56) | CPU |"
 )
 print("|---|---|---|---|---|---|---|---|---|---|")
-for label, folder in SETTINGS:
-    runs, _ = load_runs(find_run_dirs(folder))
+for label, *folders in SETTINGS:
+    runs, _ = load_runs([d for f in folders if f.is_dir() for d in find_run_dirs(f)])
     for seed in sorted({r.seed for r in runs}):
         got = {(r.block, r.depth): r for r in runs if r.seed == seed and r.completed}
         err = {k: r.train_error for k, r in got.items()}

@@ -1,21 +1,21 @@
-"""Print the per-run table of the `degradation_cpu_long` sweep from the committed runs: status,
-final training error as the report measures it (mean over the last 10% of iterations), test
-error, the run's own wall time and images/s, and the CPU it ran on. No number is typed by hand.
+"""Print a per-run table of committed runs: status, final training error as the report measures
+it (mean over the last 10% of iterations), test error, the run's own wall time and images/s, and
+the CPU it ran on. No number is typed by hand.
 
-Run from the repository root: .venv/bin/python docs/results/degradation_cpu_long/make_table.py
+Run from the repository root, with the folders (or run directories) to read:
+  .venv/bin/python docs/results/run_table.py docs/results/degradation_cpu_long/runs \
+      docs/results/laptop_trials/runs/trial_long12k
 """
 
 import json
+import sys
 from pathlib import Path
 
 from resnet_exp.report.collect import find_run_dirs, load_runs
 
-# The preset's own runs, and the 12000-iteration trial (laptop_trials), which trained residual
-# nets with exactly the preset's settings (same result identity) before the preset existed.
-RUNS = [
-    Path("docs/results/degradation_cpu_long/runs"),
-    Path("docs/results/laptop_trials/runs/trial_long12k"),
-]
+RUNS = [Path(a) for a in sys.argv[1:]]
+if not RUNS:
+    sys.exit("usage: run_table.py FOLDER [FOLDER ...]")
 
 
 def pct(x: float | None) -> str:
@@ -36,5 +36,5 @@ for r in sorted(runs, key=lambda r: (r.seed, r.block, -r.depth)):
     print(
         f"| {r.seed} | {r.block}-{r.depth} | {r.status} | {r.iteration} / {r.iterations} | "
         f"{pct(r.train_error) if done else '-'} | {pct(r.test_error) if done else '-'} | "
-        f"{wall} | {s.get('images_per_s') or '-'} | {cpu} | {r.path.parent.name} |"
+        f"{wall} | {s.get('images_per_s') or '-'} | {cpu} | {r.path.parent.parent.name}/{r.path.parent.name} |"
     )
