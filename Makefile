@@ -14,7 +14,7 @@ DATA_ARGS := $(if $(DATA),data=imagefolder data.root=$(abspath $(DATA)),)
 SEEDS  ?=
 SEED_ARGS := $(if $(SEEDS),seed=$(SEEDS),)
 
-.PHONY: setup test test-all lint format demo sweep-cpu sweep-cpu-quick sweep-cpu-depths sweep-cpu-long report tensorboard bench wheel clean
+.PHONY: setup test test-all lint format demo sweep-cpu sweep-cpu-long-ends sweep-cpu-depths sweep-cpu-long report tensorboard bench wheel clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,13 +41,13 @@ format: setup
 demo: setup                       ## a one-minute run: ResNet-20 at width 8 for 300 iterations
 	$(BIN)/resnet-exp train depth=20 width=8 batch_size=64 iterations=300 log_every=50 eval_every=300 $(DATA_ARGS)
 
-sweep-cpu: setup                  ## Figure 6 on a laptop, both halves: plain/residual 20 and 56, 12000 iterations (1:14 per seed on our 2 cores), and its report
-	$(BIN)/resnet-exp train -m experiment=degradation_laptop_long progress=false $(DATA_ARGS) $(SEED_ARGS)
-	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_long
-
-sweep-cpu-quick: setup            ## the same four nets at 6000 iterations (~42 min per seed): the plain half; the residual half in direction only
+sweep-cpu: setup                  ## Figure 6 on a laptop: plain/residual 20 and 56 (~42 min per seed on our 2 cores), and its report
 	$(BIN)/resnet-exp train -m experiment=degradation_laptop progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop
+
+sweep-cpu-long-ends: setup        ## the same four nets at 12000 iterations (1:14 per seed on our 2 cores), and its report
+	$(BIN)/resnet-exp train -m experiment=degradation_laptop_long progress=false $(DATA_ARGS) $(SEED_ARGS)
+	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_long
 
 sweep-cpu-depths: setup           ## all four depths (20/32/44/56) at 3000 iterations (~34 min): the plain half only
 	$(BIN)/resnet-exp train -m experiment=degradation_cpu progress=false $(DATA_ARGS) $(SEED_ARGS)
@@ -58,7 +58,7 @@ sweep-cpu-long: setup             ## all four depths at 12000 iterations (~2.4 h
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_cpu_long
 
 report: setup                     ## report on a sweep: make report SWEEP=outputs/sweeps/NAME
-	$(BIN)/resnet-exp report $(or $(SWEEP),outputs/sweeps/degradation_laptop_long)
+	$(BIN)/resnet-exp report $(or $(SWEEP),outputs/sweeps/degradation_laptop)
 
 tensorboard: setup
 	$(BIN)/tensorboard --logdir outputs
