@@ -22,6 +22,11 @@ SETTINGS = [
         R / "laptop_trials/runs/trial_long12k",
         R / "degradation_laptop_long/runs",
     ),
+    (
+        "`degradation_laptop_long` + `optim.warmup=true` (seed 3 only, stopped early)",
+        12000,
+        R / "laptop_trials/runs/trial_warmup12k",
+    ),
 ]
 
 
