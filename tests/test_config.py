@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,26 @@ def test_laptop_long_preset_is_the_long_presets_ends_with_stable_run_names() -> 
     assert name_suffix(["block=residual", "depth=20", *job]) == "_data=imagefolder"
     name = compose_train(["experiment=degradation_laptop_long", "block=residual", "depth=20"]).name
     assert name == "residual-20_A_kaiming_normal_s0"
+
+
+def test_laptop_warmup_preset_is_the_laptop_preset_with_warm_up_and_stable_run_names() -> None:
+    for net in (["block=plain", "depth=56"], ["block=residual", "depth=20"]):
+        warm = spec_from_config(compose_train(["experiment=degradation_laptop_warmup", *net]))
+        quick = spec_from_config(compose_train(["experiment=degradation_laptop", *net]))
+        assert warm.model == quick.model and warm.data == quick.data and warm.loop == quick.loop
+        assert warm.optim.warmup and not quick.optim.warmup
+        assert (warm.optim.warmup_lr, warm.optim.warmup_error) == (0.01, 0.8)
+        assert replace(warm.optim, warmup=False) == quick.optim
+        # A different result: the report must never pool these runs with degradation_laptop's.
+        assert result_identity(warm) != result_identity(quick)
+    cfg = compose_train(["experiment=degradation_laptop_warmup"], with_hydra=True)
+    assert cfg.sweep_name == "degradation_laptop_warmup"
+    assert cfg.hydra.launcher.n_jobs == 2
+    assert dict(cfg.hydra.sweeper.params) == {"depth": "56,20", "block": "plain,residual"}
+    job = ["experiment=degradation_laptop_warmup", "data=imagefolder", "data.root=/x", "seed=3"]
+    assert name_suffix(["block=residual", "depth=56", *job]) == "_data=imagefolder"
+    name = compose_train(["experiment=degradation_laptop_warmup", "block=plain", "depth=20"]).name
+    assert name == "plain-20_A_kaiming_normal_s0"
 
 
 @pytest.mark.parametrize(

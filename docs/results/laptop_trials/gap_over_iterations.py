@@ -17,6 +17,11 @@ R = Path("docs/results")
 SETTINGS = [
     ("`degradation_laptop` (lr 0.05, drops at 3000/4500)", 6000, R / "degradation_laptop/runs"),
     (
+        "`degradation_laptop_warmup` (the same + warm-up, lr 0.01 until error < 80%)",
+        6000,
+        R / "degradation_laptop_warmup/runs",
+    ),
+    (
         "`iterations=12000` (lr 0.1, drops at 6000/9000) = `degradation_laptop_long`",
         12000,
         R / "laptop_trials/runs/trial_long12k",

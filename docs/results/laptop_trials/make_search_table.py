@@ -21,6 +21,10 @@ SETTINGS = [
     ("+ `data.train_subset=10000`", R / "laptop_trials/runs/trial_sub10k"),
     ("+ `data.train_subset=5000`", R / "laptop_trials/runs/trial_sub5k"),
     ("`degradation_laptop`: lr 0.05, 6000 it., depths 20/56", R / "degradation_laptop/runs"),
+    (
+        "`degradation_laptop_warmup`: `degradation_laptop` + warm-up (lr 0.01 until error < 80%)",
+        R / "degradation_laptop_warmup/runs",
+    ),
     # One setting (same result identity) in three folders: the 12000-iteration trial, then the
     # presets degradation_cpu_long (all four depths) and degradation_laptop_long (20 and 56).
     (
