@@ -57,7 +57,7 @@ sweep-cpu-depths: setup           ## all four depths (20/32/44/56) at 3000 itera
 	$(BIN)/resnet-exp train -m experiment=degradation_cpu progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_cpu
 
-sweep-cpu-long: setup             ## all four depths at 12000 iterations (~2.4 h per seed, estimated from measured runs)
+sweep-cpu-long: setup             ## all four depths at 12000 iterations (~2.5 h per seed, estimated from measured runs)
 	$(BIN)/resnet-exp train -m experiment=degradation_cpu_long progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_cpu_long
 
