@@ -21,21 +21,21 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
+from resnet_exp.report.collect import find_run_dirs, load_runs
+
 # The degradation_cpu_long preset's sweep order (block: plain,residual x depth: 56,44,32,20).
 PRESET_ORDER = [f"{b}-{d}" for b in ("plain", "residual") for d in (56, 44, 32, 20)]
 
 
 def wall_minutes_by_net(folders: list[Path], cpu: str) -> dict[str, list[float]]:
     """Wall minutes of every completed run on `cpu`, grouped by net name (e.g. plain-56)."""
+    runs, _ = load_runs([d for folder in folders for d in find_run_dirs(folder)])
     times: dict[str, list[float]] = defaultdict(list)
-    for folder in folders:
-        for summary_path in sorted(folder.glob("*/summary.json")):
-            summary = json.loads(summary_path.read_text())
-            if summary.get("status") != "completed":
-                continue
-            if (summary.get("provenance") or {}).get("cpu") != cpu:
-                continue
-            times[f"{summary['block']}-{summary['depth']}"].append(summary["wall_time_s"] / 60)
+    for run in runs:
+        # Run holds what the report needs; the wall time and CPU are only in summary.json.
+        summary = json.loads((run.path / "summary.json").read_text())
+        if run.status == "completed" and summary["provenance"].get("cpu") == cpu:
+            times[run.label].append(summary["wall_time_s"] / 60)
     return dict(times)
 
 
