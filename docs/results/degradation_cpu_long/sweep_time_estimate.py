@@ -21,10 +21,18 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from resnet_exp.report.collect import find_run_dirs, load_runs
 
-# The degradation_cpu_long preset's sweep order (block: plain,residual x depth: 56,44,32,20).
-PRESET_ORDER = [f"{b}-{d}" for b in ("plain", "residual") for d in (56, 44, 32, 20)]
+PRESET = Path(__file__).resolve().parents[3] / "conf/experiment/degradation_cpu_long.yaml"
+
+
+def sweep_order(preset: Path) -> list[str]:
+    """Nets in the order the preset's sweep launches them, read from its sweeper params (Hydra's
+    basic sweeper takes the product with the first parameter outermost: plain-56, plain-44, ...)."""
+    params = OmegaConf.load(preset).hydra.sweeper.params
+    return [f"{b}-{d}" for b in str(params.block).split(",") for d in str(params.depth).split(",")]
 
 
 def wall_minutes_by_net(folders: list[Path], cpu: str) -> dict[str, list[float]]:
@@ -52,19 +60,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--cpu", required=True, help="provenance.cpu of the runs to use")
-    parser.add_argument("--order", default=",".join(PRESET_ORDER), help="nets in sweep order")
+    parser.add_argument("--order", help="nets in sweep order (default: the preset's sweep)")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
     times = wall_minutes_by_net(args.folders, args.cpu)
-    order = args.order.split(",")
+    order = args.order.split(",") if args.order else sweep_order(PRESET)
     missing = [net for net in order if net not in times]
     if missing:
         raise SystemExit(f"no completed run on {args.cpu!r} for: {', '.join(missing)}")
     print(f"CPU: {args.cpu}; per-net wall minutes (mean of the runs, two at a time):")
     for net in order:
-        runs = ", ".join(f"{t:.1f}" for t in times[net])
-        print(f"  {net}: {statistics.mean(times[net]):.1f}  ({len(times[net])} runs: {runs})")
+        each = ", ".join(f"{t:.1f}" for t in times[net])
+        print(f"  {net}: {statistics.mean(times[net]):.1f}  (runs: {each})")
     durations = [statistics.mean(times[net]) for net in order]
     makespan = greedy_makespan(durations, args.workers)
     print(f"sum of run times: {sum(durations):.1f} min")
