@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from resnet_exp.bench import main
+from resnet_exp.train.precision import native_bf16_flags
 
 TINY = [
     "--depths", "8",
@@ -40,7 +41,11 @@ def test_tiny_bench_writes_both_paths(tmp_path: Path, keep_threads, capsys) -> N
     assert {"timestamp", "torch", "device", "settings", "results", "ratios"} <= set(data)
     assert data["device"]["type"] == "cpu" and data["device"]["threads"] == 1
     settings = data["settings"]
-    assert settings["precision"] == "fp32" and settings["channels_last"] is False  # CPU defaults
+    # The product's CPU defaults: bf16 + channels_last where the CPU computes bf16 natively.
+    native = bool(native_bf16_flags())
+    assert settings["precision"] == ("bf16" if native else "fp32")
+    assert settings["channels_last"] is native
+    assert data["device"]["cpu_bf16_flags"] == native_bf16_flags()
     assert settings["requested"] == {"device": "cpu", "channels_last": "auto", "precision": "auto"}
     assert settings["depths"] == [8] and settings["steps"] == 2 and settings["windows"] == 1
 
@@ -85,6 +90,21 @@ def test_cuda_without_cuda_is_a_one_line_error(capsys) -> None:
     assert len(err.splitlines()) == 1 and "cuda" in err.lower()
 
 
+def test_bf16_on_a_cpu_without_native_bf16_runs_with_one_warning(
+    tmp_path: Path, keep_threads, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from resnet_exp.train import precision
+
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))
+    out = tmp_path / "bench.json"
+    argv = [*TINY, "--threads", "1", "--only", "resnet-exp", "--precision", "bf16"]
+    assert main([*argv, "--json", str(out)]) == 0
+    warnings = [x for x in capsys.readouterr().err.splitlines() if x.startswith("warning:")]
+    assert len(warnings) == 1 and "emulated" in warnings[0]
+    settings = json.loads(out.read_text())["settings"]
+    assert settings["precision"] == "bf16" and settings["channels_last"] is True
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -93,7 +113,6 @@ def test_cuda_without_cuda_is_a_one_line_error(capsys) -> None:
         ["--bogus"],
         ["--steps", "0"],
         ["--batch-size", "128", "--train-size", "64"],
-        ["--device", "cpu", "--precision", "bf16"],
         ["--json", "/no/such/folder/bench.json"],
         ["--block", "plain,bottleneck"],
         ["--processes", "0"],

@@ -106,7 +106,7 @@ def test_print_resolved_config_and_help(tmp_path: Path) -> None:
         assert line in h.stdout
     assert (
         "kaiming_normal" in h.stdout
-        and "experiment: degradation, degradation_cpu, degradation_cpu_long, degradation_laptop, degradation_laptop_long, degradation_laptop_warmup, paper_table6"
+        and "experiment: degradation, degradation_cpu, degradation_cpu_long, degradation_laptop, degradation_laptop_fig6, degradation_laptop_long, degradation_laptop_warmup, paper_table6"
         in h.stdout
     )
     # The --flag=value forms too (Hydra takes both).

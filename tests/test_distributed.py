@@ -31,6 +31,7 @@ from resnet_exp.train.distributed import (
 # the weights still differ by about 3e-2.
 DDP_RUN = [
     "device=cpu",
+    "precision=fp32",  # the comparisons below are at fp32 tolerances
     "data=synthetic",
     "depth=8",
     "width=4",

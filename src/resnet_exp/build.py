@@ -17,6 +17,7 @@ from resnet_exp.models.init import INITIALIZERS
 from resnet_exp.models.net import BLOCKS, check_depth
 from resnet_exp.models.shortcuts import SHORTCUTS
 from resnet_exp.specs import DataSpec, LoopSpec, ModelSpec, OptimSpec, RunSpec
+from resnet_exp.train.precision import PRECISIONS
 
 # Keys that do not change what a run computes: they may differ when a run is resumed, and they
 # stay out of the run's name.
@@ -31,6 +32,7 @@ NON_RESULT_KEYS = frozenset(
         "eval_every",
         "checkpoint_every",
         "eval_batch_size",
+        "eval_subset",  # intermediate evaluations only; the final one always uses every image
         "threads",
         "channels_last",
         "compile",
@@ -58,14 +60,32 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 
 
 def compile_mode(value: Any) -> str | None:
-    """compile=false (eager) | true (torch.compile's default mode) | a mode name."""
+    """compile=false (eager) | true (torch.compile's default mode) | a mode name | auto
+    (decided per device when the run starts: resolve_compile)."""
     if value is False or value is None:
         return None
+    if value == "auto":
+        return "auto"
     if value is True:
         return "default"
     if value in COMPILE_MODES:
         return str(value)
-    raise UserError(f"compile={value} must be false, true or one of {', '.join(COMPILE_MODES)}")
+    raise UserError(
+        f"compile={value} must be auto, false, true or one of {', '.join(COMPILE_MODES)}"
+    )
+
+
+def resolve_compile(mode: str | None, device_type: str) -> str | None:
+    """compile=auto: where torch.compile makes a whole run faster, compile time included.
+
+    Measured on whole laptop runs (docs/performance.md): on CPU the compiled step is at best a
+    few percent faster than eager bf16 + channels_last and slower for the deeper nets, so a run
+    does not win back its 20-75 s of compiling; off. On CUDA nothing has been measured yet
+    (issue 28); off until a measurement says otherwise. Explicit true/modes are kept.
+    """
+    if mode != "auto":
+        return mode
+    return None
 
 
 def _choice(value: Any, key: str, choices: tuple[str, ...]) -> str:
@@ -211,8 +231,8 @@ def spec_from_config(
         warmup_lr=_number(o["warmup_lr"], "optim.warmup_lr"),
         warmup_error=_number(o["warmup_error"], "optim.warmup_error", 0.0, 1.0),
     )
-    if c["precision"] not in ("fp32", "bf16"):
-        raise UserError(f"precision={c['precision']} must be fp32 or bf16")
+    # .get: configs recorded before `auto` existed ran in fp32 unless they said bf16.
+    precision = _choice(c.get("precision", "fp32"), "precision", PRECISIONS)
     loop = LoopSpec(
         iterations=iterations,
         batch_size=_integer(c["batch_size"], "batch_size"),
@@ -220,9 +240,11 @@ def spec_from_config(
         eval_every=_integer(c["eval_every"], "eval_every"),
         checkpoint_every=_integer(c["checkpoint_every"], "checkpoint_every"),
         eval_batch_size=_integer(c["eval_batch_size"], "eval_batch_size"),
+        # .get: configs recorded before the key existed evaluated every image every time.
+        eval_subset=_optional_integer(c.get("eval_subset"), "eval_subset"),
         seed=_integer(c["seed"], "seed", minimum=0),
         device=str(c["device"]),
-        precision=c["precision"],
+        precision=precision,
         channels_last=_flag(c["channels_last"], "channels_last"),
         threads=_optional_integer(c["threads"], "threads"),
         # .get: configs recorded before the key existed must still resume and report.

@@ -56,6 +56,9 @@ class LoopSpec:
     eval_every: int = 2000
     checkpoint_every: int = 2000
     eval_batch_size: int = 1000
+    # Evaluations before the last use this many images of each split (a fixed seeded subset,
+    # the same every time); the last uses all. None: every evaluation uses all.
+    eval_subset: int | None = None
     seed: int = 0
     device: str = "auto"
     precision: str = "fp32"
@@ -78,3 +81,5 @@ class RunSpec:
     multirun: bool = False
     config: dict = field(default_factory=dict)  # the whole resolved config, for the record
     overrides: list[str] = field(default_factory=list)  # this job's command-line overrides
+    # What precision= asked for (auto, fp32, bf16); loop.precision is what it resolved to.
+    requested_precision: str = ""

@@ -29,6 +29,7 @@ from resnet_exp.bench.paths import Net
 from resnet_exp.bench.projection import project_sweep
 from resnet_exp.bench.settings import Resolved, Settings, parse_settings, resolve
 from resnet_exp.errors import UserError
+from resnet_exp.train.precision import native_bf16_flags
 from resnet_exp.train.provenance import now, versions
 
 JSON_SCHEMA = 2  # 2: blocks, processes, sweep projection
@@ -135,6 +136,7 @@ def record(s: Settings, r: Resolved, results: list[Measurement]) -> dict:
             "type": r.device.type,
             "name": device_name(r.device),
             "threads": torch.get_num_threads(),
+            "cpu_bf16_flags": native_bf16_flags(),
         },
         # The resolved device/layout/precision replace "auto"; what was asked for is kept too.
         "settings": {
@@ -176,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         s = parse_settings(sys.argv[1:] if argv is None else list(argv))
         if s.threads and s.processes == 1:
             torch.set_num_threads(s.threads)
-        r = resolve(s)
+        r = resolve(s, warn=True)
         out.print(header(s, r))
         results = run_bench(s, r, err)
     except SystemExit as e:  # --help

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import gc
 import multiprocessing as mp
-import platform
 import queue as queue_lib
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
@@ -19,6 +17,8 @@ from resnet_exp.bench.paths import PREPARE, Net
 from resnet_exp.bench.settings import Resolved, Settings, resolve
 from resnet_exp.data.sources import Dataset, make_synthetic
 from resnet_exp.errors import UserError
+from resnet_exp.train.precision import native_bf16_flags
+from resnet_exp.train.provenance import cpu_model
 
 # --- device helpers -----------------------------------------------------------------------------
 
@@ -32,13 +32,8 @@ def sync(device: torch.device) -> None:
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    flags = native_bf16_flags()
+    return f"{cpu_model()}; bf16 flags: {', '.join(flags) if flags else 'none'}"
 
 
 def reset_peak_memory(device: torch.device) -> None:

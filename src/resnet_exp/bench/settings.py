@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from resnet_exp.errors import UserError
 from resnet_exp.models.net import BLOCKS, check_depth
 from resnet_exp.models.shortcuts import SHORTCUTS
 from resnet_exp.train.loop import default_channels_last
+from resnet_exp.train.precision import resolve_precision
 from resnet_exp.train.runner import resolve_device
 
 PROG = "resnet-exp bench"
@@ -105,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         default="auto",
         choices=("auto", "fp32", "bf16"),
-        help="resnet-exp path only; auto = bf16 on CUDA, fp32 on CPU (the baseline is always fp32)",
+        help="resnet-exp path only; auto = bf16 on CUDA and on CPUs with AMX or AVX512-BF16, else fp32 (the baseline is always fp32)",
     )
     p.add_argument(
         "--compile", action="store_true", help="wrap resnet-exp's model in torch.compile"
@@ -222,14 +224,13 @@ def parse_settings(argv: list[str]) -> Settings:
     )
 
 
-def resolve(s: Settings) -> Resolved:
-    """The product's per-device defaults: bf16 on CUDA only; channels_last as `resnet-exp train`
-    decides it (default_channels_last)."""
+def resolve(s: Settings, warn: bool = False) -> Resolved:
+    """The product's per-device defaults, as `resnet-exp train` decides them: bf16 where the
+    device computes it natively (resolve_precision), channels_last by default_channels_last."""
     device = resolve_device(s.device)
-    cuda = device.type == "cuda"
-    precision = s.precision if s.precision != "auto" else ("bf16" if cuda else "fp32")
-    if precision == "bf16" and not cuda:
-        raise UserError("--precision bf16 is for CUDA; on CPU use --precision fp32")
-    auto = default_channels_last(device, s.width)
+    precision, warning = resolve_precision(s.precision, device)
+    if warning and warn:
+        print(f"warning: {warning}", file=sys.stderr)
+    auto = default_channels_last(device, s.width, precision)
     channels_last = {"on": True, "off": False, "auto": auto}[s.channels_last]
     return Resolved(device, channels_last, precision)

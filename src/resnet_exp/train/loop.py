@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.profiler import record_function
 
 from resnet_exp.data.pipeline import Batches, evaluate_batches
 from resnet_exp.specs import LoopSpec, OptimSpec
@@ -27,11 +28,12 @@ class EvalSet:
     y: torch.Tensor
 
 
-def default_channels_last(device: torch.device, width: int) -> bool:
+def default_channels_last(device: torch.device, width: int, precision: str = "fp32") -> bool:
     """channels_last=auto, decided by measurement (docs/performance.md): NHWC is what cuDNN's
-    tensor-core kernels want; on CPU (oneDNN) it is 24-45% faster at width 16, batch 128, but
+    tensor-core kernels want; on CPU (oneDNN) it is 24-45% faster at width 16, batch 128, and in
+    bf16 at every width (NCHW bf16 convolutions reorder their inputs each call), but in fp32
     2-8% slower at width 8, batch 64."""
-    return device.type == "cuda" or width >= 16
+    return device.type == "cuda" or width >= 16 or precision == "bf16"
 
 
 STOP_CHECK_EVERY = 10  # steps between stop agreements of several CUDA processes
@@ -69,6 +71,8 @@ class Trainer:
         channels_last: bool = False,
         dist: Dist | None = None,
     ) -> None:
+        if loop.precision not in ("fp32", "bf16"):  # `auto` is resolved before a Trainer exists
+            raise ValueError(f"Trainer needs precision fp32 or bf16, not {loop.precision!r}")
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model = model.to(device, memory_format=self.memory_format)
         self.dist = dist or Dist()
@@ -97,6 +101,7 @@ class Trainer:
         self.recent_errors: deque[float] = deque(maxlen=20)  # warm-up criterion
         self.wall_time_s = 0.0  # training + evaluation time summed over every session of this run
         self.step_time_s = 0.0  # training steps only (for images/s)
+        self.eval_time_s = 0.0  # evaluations only (what dense test curves cost)
         self.diverged_at: int | None = None
         self.last_train: dict = {}
         self.last_eval: dict = {}
@@ -122,6 +127,7 @@ class Trainer:
             "recent_errors": list(self.recent_errors),
             "wall_time_s": self.wall_time_s,
             "step_time_s": self.step_time_s,
+            "eval_time_s": self.eval_time_s,
             "window": {
                 "wrong": self.win_wrong.cpu(),
                 "loss": self.win_loss.cpu(),
@@ -141,6 +147,7 @@ class Trainer:
         self.recent_errors = deque(state["recent_errors"], maxlen=20)
         self.wall_time_s = float(state["wall_time_s"])
         self.step_time_s = float(state["step_time_s"])
+        self.eval_time_s = float(state.get("eval_time_s", 0.0))  # absent in older checkpoints
         # The saved window is global (folded into rank 0): only one rank may carry it on, or
         # a resume under K processes would count it K times.
         keep = 1 if self.dist.is_main else 0
@@ -163,16 +170,21 @@ class Trainer:
         lr = self.lr()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        x, y = self.batches.next()
-        x = x.contiguous(memory_format=self.memory_format)
+        # The record_function labels cost about a microsecond when no profiler listens; they let
+        # scripts/profile_step.py split a step into its phases (docs/performance.md).
+        with record_function("rx.data"):
+            x, y = self.batches.next()
+            x = x.contiguous(memory_format=self.memory_format)
         self.last_batch = (x, y)  # what the signal statistics look at (no copy)
         self.model.train()
-        with self.autocast():
+        with record_function("rx.forward"), self.autocast():
             logits = self.run_model(x)
             loss = F.cross_entropy(logits.float(), y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        with record_function("rx.backward"):
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+        with record_function("rx.optimizer"):
+            self.optimizer.step()
         self.iteration += 1
         loss = loss.detach()
         wrong = (logits.detach().argmax(1) != y).sum()
@@ -233,25 +245,32 @@ class Trainer:
     def lr_used_last(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
-    @torch.no_grad()
-    def evaluate(self) -> dict:
+    @torch.inference_mode()
+    def evaluate(self, final: bool = True) -> dict:
+        """Error and loss on every eval set, in the training's precision and layout. With
+        `loop.eval_subset`, a non-final evaluation reads only the first N images of each set
+        (EvalSet order is a fixed shuffle, see runner) and says how many it read."""
         self.model.eval()
         record: dict = {"kind": "eval", "step": self.iteration}
         for es in self.eval_sets:
+            n = len(es.y)
+            if not final and self.loop.eval_subset is not None:
+                n = min(n, self.loop.eval_subset)
             # Summed on the device and read once per set: an .item() per batch would make the
             # host wait for every batch before queueing the next one.
             wrong = torch.zeros((), dtype=torch.int64, device=self.device)
             loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
             for x, y in evaluate_batches(
-                es.x, es.y, self.mean, self.loop.eval_batch_size, self.device
+                es.x[:n], es.y[:n], self.mean, self.loop.eval_batch_size, self.device
             ):
                 with self.autocast():
                     logits = self.eval_model(x.contiguous(memory_format=self.memory_format))
                     logits = logits.float()
                 loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
                 wrong += (logits.argmax(1) != y).sum()
-            record[f"{es.name}_error"] = wrong.item() / len(es.y)
-            record[f"{es.name}_loss"] = loss_sum.item() / len(es.y)
+            record[f"{es.name}_error"] = wrong.item() / n
+            record[f"{es.name}_loss"] = loss_sum.item() / n
+            record[f"{es.name}_images"] = n
         record["wall_time_s"] = round(self.wall_time_s, 3)
         return record
 
@@ -296,7 +315,8 @@ class Trainer:
             if it % L.eval_every == 0 or it == L.iterations:
                 t1 = time.perf_counter()
                 # Rank 0 evaluates (its weights and BN statistics are the ones checkpointed).
-                record = self.evaluate() if self.dist.is_main else {}
+                record = self.evaluate(final=it == L.iterations) if self.dist.is_main else {}
+                self.eval_time_s += time.perf_counter() - t1
                 # Weights can turn non-finite in this step's update while its loss was finite:
                 # the evaluation is the first to see it. Such a record is never written.
                 if self.dist.any(not all(_finite(v) for v in record.values()), self.device):

@@ -11,7 +11,7 @@ import logging
 import os
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -20,6 +20,7 @@ from resnet_exp.build import (
     build_model,
     identity_differences,
     identity_of_config,
+    resolve_compile,
     result_identity,
     unreached_milestones,
 )
@@ -34,6 +35,7 @@ from resnet_exp.train.checkpoint import capture_rng, load_checkpoint, restore_rn
 from resnet_exp.train.distributed import Dist
 from resnet_exp.train.loop import EvalSet, Trainer, default_channels_last
 from resnet_exp.train.metrics import MetricsWriter
+from resnet_exp.train.precision import describe, native_bf16_flags, resolve_precision
 from resnet_exp.train.progress import ProgressBar
 from resnet_exp.train.provenance import now, provenance
 from resnet_exp.train.signals import StopRequest
@@ -195,14 +197,19 @@ class Session:
 
 
 def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
-    opened = _open_run_dir(spec, run_dir)
-    if isinstance(opened, Outcome):
-        return opened
-    previous, resume_from = opened
-    checkpoint = _read_checkpoint(resume_from, spec)
     device = resolve_device(spec.loop.device)
-    if spec.loop.precision == "bf16" and device.type != "cuda":
-        raise UserError("precision=bf16 is for CUDA; on CPU use precision=fp32")
+    previous, resume_from = _open_run_dir(spec, run_dir)
+    checkpoint = load_checkpoint(resume_from) if resume_from is not None else None
+    # precision=auto becomes fp32 or bf16 before anything compares or records the run: the
+    # resolved value is part of its result identity (bf16 and fp32 runs are never pooled).
+    spec = with_resolved_precision(spec, device, recorded_precision(previous, checkpoint))
+    spec = replace(
+        spec, loop=replace(spec.loop, compile=resolve_compile(spec.loop.compile, device.type))
+    )
+    over = _check_previous(spec, run_dir, previous)
+    if over is not None:
+        return over
+    _check_checkpoint(checkpoint, resume_from, spec)
     d = distributed.start(device.type)
     try:
         if d.active:
@@ -221,9 +228,8 @@ def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
 
 
 # --- phase 1: the run directory and what it already holds -----------------------------------------
-def _open_run_dir(spec: RunSpec, run_dir: Path) -> tuple[dict | None, Path | None] | Outcome:
-    """Check the folder against the run: returns (previous summary, checkpoint to resume from),
-    or the Outcome of a run that is already over (skipped)."""
+def _open_run_dir(spec: RunSpec, run_dir: Path) -> tuple[dict | None, Path | None]:
+    """Check the folder can hold the run: returns (previous summary, checkpoint to resume from)."""
     check_writable(run_dir)
     for m in unreached_milestones(spec.loop.iterations, spec.optim.milestones):
         log.warning(
@@ -243,6 +249,36 @@ def _open_run_dir(spec: RunSpec, run_dir: Path) -> tuple[dict | None, Path | Non
         resume_from = Path(spec.resume).expanduser()
     elif ckpt_path.exists():
         resume_from = ckpt_path
+    return previous, resume_from
+
+
+def recorded_precision(previous: dict | None, checkpoint: dict | None) -> str | None:
+    """The precision an earlier session of this run trained in (None: a new run)."""
+    for record in (checkpoint, previous):
+        config = (record or {}).get("config")
+        if isinstance(config, dict):
+            # Recorded before `auto` existed: fp32 unless it said bf16 (the old default).
+            return str(config.get("precision", "fp32"))
+    return None
+
+
+def with_resolved_precision(spec: RunSpec, device: torch.device, recorded: str | None) -> RunSpec:
+    """The spec with precision=auto replaced by what runs on `device` (a resumed run keeps
+    its own), in both the loop spec and the config that summary and checkpoint record."""
+    chosen, warning = resolve_precision(spec.loop.precision, device, recorded=recorded)
+    if warning:
+        log.warning("%s", warning)
+    config = {**spec.config, "precision": chosen}
+    return replace(
+        spec,
+        loop=replace(spec.loop, precision=chosen),
+        config=config,
+        requested_precision=spec.requested_precision or spec.loop.precision,
+    )
+
+
+def _check_previous(spec: RunSpec, run_dir: Path, previous: dict | None) -> Outcome | None:
+    """A folder that holds another config is refused; a run already over is skipped."""
     if previous is not None and isinstance(previous.get("config"), dict):
         diffs = config_differences(previous["config"], spec)
         if diffs:
@@ -256,19 +292,17 @@ def _open_run_dir(spec: RunSpec, run_dir: Path) -> tuple[dict | None, Path | Non
                 code,
                 f"{spec.name}: already {previous['status']} in {run_dir}; skipped (remove the directory to run it again)",
             )
-    return previous, resume_from
+    return None
 
 
-def _read_checkpoint(resume_from: Path | None, spec: RunSpec) -> dict | None:
-    if resume_from is None:
-        return None
-    checkpoint = load_checkpoint(resume_from)
+def _check_checkpoint(checkpoint: dict | None, resume_from: Path | None, spec: RunSpec) -> None:
+    if checkpoint is None:
+        return
     diffs = config_differences(checkpoint.get("config", {}), spec)
     if diffs:
         raise UserError(
             f"checkpoint {resume_from} was made with a different config ({'; '.join(diffs[:4])}); resume with the same settings, or start a separate run with tag=NAME"
         )
-    return checkpoint
 
 
 # --- phase 2: data ---------------------------------------------------------------------------------
@@ -315,13 +349,13 @@ def _start_session(
     # Resident on the device like the training set (uint8, 29 MiB for CIFAR's test split), so an
     # evaluation copies nothing from the host.
     eval_sets = [
-        EvalSet(k, splits[k][0].to(device), splits[k][1].to(device))
+        EvalSet(k, *eval_order(*splits[k], spec.loop.eval_subset, device))
         for k in ("test", "val")
         if k in splits
     ]
     channels_last = spec.loop.channels_last
     if channels_last is None:
-        channels_last = default_channels_last(device, spec.model.width)
+        channels_last = default_channels_last(device, spec.model.width, spec.loop.precision)
     trainer = Trainer(
         model, batches, eval_sets, mean, spec.optim, spec.loop, device, channels_last, dist=d
     )
@@ -329,9 +363,23 @@ def _start_session(
     # This job's own overrides: the command line may be a whole sweep.
     prov["overrides"] = spec.overrides
     prov["processes"] = d.world_size
+    # What ran, not what was asked for: `precision` is resolved (see with_resolved_precision).
+    prov["precision"] = spec.loop.precision
+    prov["precision_requested"] = spec.requested_precision or spec.loop.precision
+    prov["cpu_bf16_flags"] = native_bf16_flags()
+    prov["channels_last"] = channels_last
+    prov["compile"] = spec.loop.compile  # resolved: None = eager
     if d.active:
         prov["sync_bn"] = spec.loop.sync_bn
     summary = _initial_summary(spec, model, splits, num_classes, ds_name, prov)
+    if d.is_main:
+        log.info(
+            "%s on %s, precision %s, %s",
+            spec.name,
+            prov["device"],
+            describe(spec.loop.precision, device),
+            "channels_last" if channels_last else "NCHW",
+        )
     return Session(spec, run_dir, trainer, ds_name, prov, summary, None, d)
 
 
@@ -367,13 +415,27 @@ def _initial_summary(
         "diverged_at": None,
         "error": None,
         "wall_time_s": None,
+        "eval_time_s": None,
         "images_per_s": None,
         "device": prov["device"],
+        "precision": spec.loop.precision,
         "torch": torch.__version__,
         "config": spec.config,
         "provenance": prov,
         "updated_at": now(),
     }
+
+
+def eval_order(
+    x: torch.Tensor, y: torch.Tensor, subset: int | None, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """An eval split on the device; with `eval_subset`, in a fixed shuffled order, so that its
+    first N images (what an intermediate evaluation reads) are a random sample, not the first
+    classes of a class-sorted folder. The same order in every run and session."""
+    if subset is not None:
+        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(SPLIT_SEED))
+        x, y = x[order], y[order]
+    return x.to(device), y.to(device)
 
 
 def bn_batch(batch_size: int, processes: int, sync_bn: bool) -> int:
@@ -503,6 +565,7 @@ def _finish(session: Session, status: str, error: str | None = None) -> Outcome:
         val_error=t.last_eval.get("val_error"),
         val_loss=t.last_eval.get("val_loss"),
         wall_time_s=round(t.wall_time_s, 2),
+        eval_time_s=round(t.eval_time_s, 2),
         images_per_s=round(t.iteration * spec.loop.batch_size / t.step_time_s, 1)
         if t.step_time_s
         else None,
