@@ -176,6 +176,28 @@ def test_laptop_warmup_preset_is_the_laptop_preset_with_warm_up_and_stable_run_n
     assert name == "plain-20_A_kaiming_normal_s0"
 
 
+def test_four_depth_laptop_preset_is_the_warm_up_preset_at_four_depths_evaluated_densely() -> None:
+    for net in (["block=plain", "depth=56"], ["block=residual", "depth=20"]):
+        four = spec_from_config(compose_train(["experiment=degradation_laptop_fig6", *net]))
+        two = spec_from_config(compose_train(["experiment=degradation_laptop_warmup", *net]))
+        # The same nets trained the same way: the report pools them (at equal precision).
+        assert result_identity(four) == result_identity(two)
+    spec = spec_from_config(compose_train(["experiment=degradation_laptop_fig6"]))
+    assert (spec.model.width, spec.loop.batch_size, spec.loop.iterations) == (8, 64, 6000)
+    assert spec.optim.warmup and spec.optim.lr == 0.05 and spec.optim.milestones == (3000, 4500)
+    # At least 12 test evaluations per run (Figure 6's bold curves), intermediate ones on a
+    # subset; precision and compile are left to the device (auto).
+    assert spec.loop.iterations // spec.loop.eval_every >= 12 and spec.loop.eval_subset == 2500
+    assert spec.loop.precision == "auto" and spec.loop.compile == "auto"
+    cfg = compose_train(["experiment=degradation_laptop_fig6"], with_hydra=True)
+    assert cfg.sweep_name == "degradation_laptop_fig6" and cfg.hydra.launcher.n_jobs == 2
+    # Deepest first, so the two workers finish together.
+    params = [(k, v) for k, v in cfg.hydra.sweeper.params.items()]
+    assert params == [("depth", "56,44,32,20"), ("block", "plain,residual")]
+    job = ["experiment=degradation_laptop_fig6", "data=imagefolder", "data.root=/x", "seed=1"]
+    assert name_suffix(["block=plain", "depth=32", *job]) == "_data=imagefolder"
+
+
 @pytest.mark.parametrize(
     "override,message",
     [

@@ -342,8 +342,45 @@ def test_compiled_run_saves_the_plain_module_and_resumes_eagerly(
     assert all(0 <= r["test_error"] <= 1 for r in records if r["kind"] == "eval")
 
 
+def test_eval_subset_makes_intermediate_evaluations_cheap_and_the_last_one_whole(
+    tmp_path: Path,
+) -> None:
+    assert runner.run(tiny_spec("eval_subset=16", "eval_every=4"), tmp_path).status == "completed"
+    evals = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r["kind"] == "eval"]
+    assert [(r["step"], r["test_images"]) for r in evals] == [(4, 16), (8, 16), (12, 64)]
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["test_error"] == evals[-1]["test_error"]  # the run's result: all test images
+    assert 0 < s["eval_time_s"] < s["wall_time_s"]
+    # The subset is a sample, not the first class of a class-sorted split: the same order
+    # every time, and not the split's own order.
+    x, y = make_synthetic(64, 64, seed=0).test_x, make_synthetic(64, 64, seed=0).test_y
+    a, b = (
+        runner.eval_order(x, y, 16, torch.device("cpu")),
+        runner.eval_order(x, y, 16, torch.device("cpu")),
+    )
+    assert torch.equal(a[1], b[1]) and not torch.equal(a[1], y)
+    assert torch.equal(runner.eval_order(x, y, None, torch.device("cpu"))[1], y)
+
+
+def test_eval_subset_does_not_change_what_is_trained(tmp_path: Path) -> None:
+    plain = runner.run(tiny_spec(), tmp_path / "a")
+    sub = runner.run(tiny_spec("eval_subset=16"), tmp_path / "b")
+    assert plain.status == sub.status == "completed"
+    a, b = final_weights(tmp_path / "a"), final_weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_compile_auto_is_eager_where_it_was_not_measured_to_pay() -> None:
+    from resnet_exp.build import resolve_compile
+
+    assert tiny_spec().loop.compile == "auto"
+    assert resolve_compile("auto", "cpu") is None and resolve_compile("auto", "cuda") is None
+    assert resolve_compile("default", "cpu") == "default" and resolve_compile(None, "cpu") is None
+
+
 @pytest.mark.parametrize(
-    ("value", "mode"), [(False, None), (True, "default"), ("reduce-overhead", "reduce-overhead")]
+    ("value", "mode"),
+    [(False, None), (True, "default"), ("reduce-overhead", "reduce-overhead"), ("auto", "auto")],
 )
 def test_compile_values(value: object, mode: str | None) -> None:
     from resnet_exp.build import compile_mode
