@@ -14,7 +14,7 @@ DATA_ARGS := $(if $(DATA),data=imagefolder data.root=$(abspath $(DATA)),)
 SEEDS  ?=
 SEED_ARGS := $(if $(SEEDS),seed=$(SEEDS),)
 
-.PHONY: setup test test-all lint format demo sweep-cpu sweep-cpu-no-warmup sweep-cpu-long-ends sweep-cpu-depths sweep-cpu-long report tensorboard bench wheel clean
+.PHONY: setup test test-all lint format demo sweep-cpu sweep-cpu-fig6 sweep-cpu-no-warmup sweep-cpu-long-ends sweep-cpu-depths sweep-cpu-long report tensorboard bench wheel clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ demo: setup                       ## a one-minute run: ResNet-20 at width 8 for 
 sweep-cpu: setup                  ## Figure 6 on a laptop, both halves: plain/residual 20 and 56 with warm-up (41 min per seed on our 2 cores), and its report
 	$(BIN)/resnet-exp train -m experiment=degradation_laptop_warmup progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_warmup
+
+sweep-cpu-fig6: setup             ## all four depths (20/32/44/56) of the warm-up preset, 12 test evaluations per run (under trial; docs/results/degradation_laptop_fig6), and its report
+	$(BIN)/resnet-exp train -m experiment=degradation_laptop_fig6 progress=false $(DATA_ARGS) $(SEED_ARGS)
+	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_fig6
 
 sweep-cpu-no-warmup: setup        ## the same without warm-up (~42 min per seed): the residual half in 3 of 4 seeds only
 	$(BIN)/resnet-exp train -m experiment=degradation_laptop progress=false $(DATA_ARGS) $(SEED_ARGS)

@@ -33,6 +33,10 @@ SETTINGS = [
         R / "degradation_cpu_long/runs",
         R / "degradation_laptop_long/runs",
     ),
+    (
+        "four depths, batch 32, lr 0.025, 6000 it., warm-up, bf16 (issue 24)",
+        R / "laptop_trials/runs/four_depths_b32",
+    ),
 ]
 
 
