@@ -15,7 +15,7 @@ from resnet_exp.build import result_identity, spec_from_config
 from resnet_exp.report.collect import find_run_dirs, load_runs, split_by_setting
 from resnet_exp.train import precision as P
 from resnet_exp.train import runner
-from resnet_exp.train.checkpoint import load_checkpoint
+from resnet_exp.train.checkpoint import load_checkpoint, save_checkpoint
 from resnet_exp.train.loop import default_channels_last
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")  # a device object needs no GPU
@@ -35,8 +35,11 @@ def test_auto_follows_the_cpu_flags(flags: frozenset[str], expected: str) -> Non
     assert P.resolve_precision("auto", CPU, flags) == (expected, None)
 
 
-def test_auto_is_bf16_on_cuda_whatever_the_host_cpu() -> None:
-    assert P.resolve_precision("auto", CUDA, OLD) == ("bf16", None)
+def test_auto_on_cuda_follows_the_gpu_not_the_host_cpu() -> None:
+    assert P.resolve_precision("auto", CUDA, OLD, cuda_bf16=True) == ("bf16", None)
+    assert P.resolve_precision("auto", CUDA, AMX, cuda_bf16=False) == ("fp32", None)
+    chosen, warning = P.resolve_precision("bf16", CUDA, AMX, cuda_bf16=False)
+    assert chosen == "bf16" and "compute capability" in warning
 
 
 def test_explicit_choices_are_kept_and_emulated_bf16_warns() -> None:
@@ -56,11 +59,13 @@ def test_flags_are_read_from_the_kernel_list() -> None:
     flags = P.cpu_flags()
     assert isinstance(flags, frozenset)
     cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        line = next(x for x in cpuinfo.read_text().splitlines() if x.startswith("flags"))
-        assert set(P.native_bf16_flags()) == {
-            f for f in P.NATIVE_BF16_FLAGS if f in line.split(":", 1)[1].split()
-        }
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    line = next((x for x in lines if x.startswith("flags")), None)  # x86 Linux only
+    if line is None:
+        pytest.skip("no x86 flags line here (not Linux on x86)")
+    assert set(P.native_bf16_flags()) == {
+        f for f in P.NATIVE_BF16_FLAGS if f in line.split(":", 1)[1].split()
+    }
 
 
 def test_channels_last_auto_in_bf16_on_cpu() -> None:
@@ -73,6 +78,10 @@ def test_channels_last_auto_in_bf16_on_cpu() -> None:
 def test_auto_is_the_default_and_unknown_values_are_refused() -> None:
     spec = spec_from_config(compose_train([o for o in TINY if not o.startswith("precision=")]))
     assert spec.loop.precision == "auto"
+    from resnet_exp.errors import UserError
+
+    with pytest.raises(UserError, match="precision=fp16 must be one of auto, fp32, bf16"):
+        spec_from_config(compose_train(with_precision("fp16")))
 
 
 def fake_cpu(monkeypatch: pytest.MonkeyPatch, flags: frozenset[str]) -> None:
@@ -124,7 +133,8 @@ def test_auto_run_resumed_on_another_cpu_keeps_its_precision(
         interrupt_at(m, 5)
         assert runner.run(spec, tmp_path).status == "interrupted"
     fake_cpu(monkeypatch, OLD)  # "moved" to a CPU without native bf16: auto would pick fp32
-    assert runner.run(spec, tmp_path).status == "completed"
+    with caplog.at_level("WARNING", logger="resnet_exp"):
+        assert runner.run(spec, tmp_path).status == "completed"
     s = json.loads((tmp_path / "summary.json").read_text())
     assert s["precision"] == "bf16"
     assert "emulated" in caplog.text
@@ -163,3 +173,32 @@ def test_the_report_never_pools_bf16_and_fp32_runs(tmp_path: Path) -> None:
     assert sorted(g.label for g in groups) == ["precision=bf16", "precision=fp32"]
     for g in groups:
         assert {r.block for r in g.runs} == {"plain", "residual"}
+
+
+def test_a_run_recorded_before_auto_continues_in_fp32_on_a_bf16_cpu(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs written before precision=auto recorded fp32 (or no key at all): auto keeps them."""
+    old = spec_from_config(compose_train(with_precision("fp32")))
+    with monkeypatch.context() as m:
+        interrupt_at(m, 5)
+        assert runner.run(old, tmp_path).status == "interrupted"
+    # As an older version wrote them: no precision anywhere in summary or checkpoint.
+    s = json.loads((tmp_path / "summary.json").read_text())
+    del s["config"]["precision"], s["precision"]
+    (tmp_path / "summary.json").write_text(json.dumps(s))
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
+    del ckpt["config"]["precision"]
+    save_checkpoint(tmp_path / "checkpoint.pt", ckpt)
+    fake_cpu(monkeypatch, ZEN4)
+    auto = spec_from_config(compose_train(with_precision("auto")))
+    assert runner.run(auto, tmp_path).status == "completed"
+    assert json.loads((tmp_path / "summary.json").read_text())["precision"] == "fp32"
+
+
+def test_a_finished_run_is_skipped_without_reading_its_checkpoint(tmp_path: Path) -> None:
+    spec = spec_from_config(compose_train(with_precision("auto")))
+    assert runner.run(spec, tmp_path).status == "completed"
+    (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    again = runner.run(spec, tmp_path)
+    assert again.status == "completed" and "skipped" in again.message

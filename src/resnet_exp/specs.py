@@ -64,7 +64,9 @@ class LoopSpec:
     precision: str = "fp32"
     channels_last: bool | None = None  # None: decide by device
     threads: int | None = None
-    compile: str | None = None  # torch.compile mode (default, reduce-overhead, ...), None: eager
+    compile: str | None = (
+        None  # torch.compile mode, None: eager; "auto" until the runner resolves it
+    )
     progress: bool = True
     signals: bool = True  # per-stage response std / gradient norm at every evaluation
     sync_bn: bool = False  # under torchrun: BatchNorm over the global batch, not each rank's slice

@@ -62,7 +62,13 @@ def header(s: Settings, r: Resolved) -> str:
         threads = f"processes {s.processes} x {threads_per_process(s)} threads"
     else:
         threads = f"threads {torch.get_num_threads()}"
-    return f"device {r.device} ({device_name(r.device)})  torch {torch.__version__}  {threads}"
+    flags = ""
+    if r.device.type == "cpu":
+        flags = f"; bf16 flags: {', '.join(native_bf16_flags()) or 'none'}"
+    return (
+        f"device {r.device} ({device_name(r.device)}{flags})  precision {r.precision}  "
+        f"torch {torch.__version__}  {threads}"
+    )
 
 
 def fmt_bytes(n: int | None) -> str:

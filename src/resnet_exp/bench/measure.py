@@ -17,7 +17,6 @@ from resnet_exp.bench.paths import PREPARE, Net
 from resnet_exp.bench.settings import Resolved, Settings, resolve
 from resnet_exp.data.sources import Dataset, make_synthetic
 from resnet_exp.errors import UserError
-from resnet_exp.train.precision import native_bf16_flags
 from resnet_exp.train.provenance import cpu_model
 
 # --- device helpers -----------------------------------------------------------------------------
@@ -32,8 +31,7 @@ def sync(device: torch.device) -> None:
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    flags = native_bf16_flags()
-    return f"{cpu_model()}; bf16 flags: {', '.join(flags) if flags else 'none'}"
+    return cpu_model()
 
 
 def reset_peak_memory(device: torch.device) -> None:

@@ -274,7 +274,15 @@ def load_run(path: Path) -> Run:
 
 
 # Summary fields that stand for the setting when a run recorded no readable config.
-_SUMMARY_SETTING_KEYS = ("width", "shortcut", "init", "iterations", "batch_size", "dataset")
+_SUMMARY_SETTING_KEYS = (
+    "width",
+    "shortcut",
+    "init",
+    "iterations",
+    "batch_size",
+    "dataset",
+    "precision",  # summaries written since precision=auto; older runs trained in fp32
+)
 # Result-identity keys that a Figure-6 comparison varies on purpose.
 _VARIED_KEYS = ("model.depth", "model.block", "loop.seed")
 
@@ -299,6 +307,7 @@ def run_setting(summary: dict) -> dict:
                 setting["data"] = dataset_key(summary["dataset"])
             return setting
     setting = {k: summary.get(k) for k in _SUMMARY_SETTING_KEYS if summary.get(k) is not None}
+    setting.setdefault("precision", "fp32")  # what every run without the field trained in
     if "dataset" in setting:
         setting["dataset"] = dataset_key(setting["dataset"])
     return setting

@@ -71,8 +71,11 @@ class Trainer:
         channels_last: bool = False,
         dist: Dist | None = None,
     ) -> None:
-        if loop.precision not in ("fp32", "bf16"):  # `auto` is resolved before a Trainer exists
-            raise ValueError(f"Trainer needs precision fp32 or bf16, not {loop.precision!r}")
+        # `auto` is resolved (per device) before a Trainer exists.
+        if loop.precision not in ("fp32", "bf16") or loop.compile == "auto":
+            raise ValueError(
+                f"Trainer needs resolved settings, not {loop.precision=}, {loop.compile=}"
+            )
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model = model.to(device, memory_format=self.memory_format)
         self.dist = dist or Dist()
@@ -245,8 +248,13 @@ class Trainer:
     def lr_used_last(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
-    @torch.inference_mode()
     def evaluate(self, final: bool = True) -> dict:
+        # inference_mode skips autograd's bookkeeping entirely; a compiled model gets no_grad,
+        # since inference tensors inside compiled (and CUDA-graphed) models have open bugs.
+        with torch.no_grad() if self.loop.compile else torch.inference_mode():
+            return self._evaluate(final)
+
+    def _evaluate(self, final: bool) -> dict:
         """Error and loss on every eval set, in the training's precision and layout. With
         `loop.eval_subset`, a non-final evaluation reads only the first N images of each set
         (EvalSet order is a fixed shuffle, see runner) and says how many it read."""

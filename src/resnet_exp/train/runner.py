@@ -197,8 +197,13 @@ class Session:
 
 
 def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
-    device = resolve_device(spec.loop.device)
     previous, resume_from = _open_run_dir(spec, run_dir)
+    # A run that is over is judged on its summary alone (in the precision it recorded), before
+    # the device is resolved or its checkpoint read: skipping needs neither.
+    over = _check_previous(as_recorded(spec, previous), run_dir, previous)
+    if over is not None:
+        return over
+    device = resolve_device(spec.loop.device)
     checkpoint = load_checkpoint(resume_from) if resume_from is not None else None
     # precision=auto becomes fp32 or bf16 before anything compares or records the run: the
     # resolved value is part of its result identity (bf16 and fp32 runs are never pooled).
@@ -206,12 +211,15 @@ def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
     spec = replace(
         spec, loop=replace(spec.loop, compile=resolve_compile(spec.loop.compile, device.type))
     )
-    over = _check_previous(spec, run_dir, previous)
-    if over is not None:
-        return over
     _check_checkpoint(checkpoint, resume_from, spec)
     d = distributed.start(device.type)
     try:
+        # Every process resolved precision=auto on its own machine: they must agree.
+        bf16 = spec.loop.precision == "bf16"
+        if d.active and d.any(bf16, device) != bf16:
+            raise UserError(
+                "the processes of this run chose different precisions (their machines differ in bf16 support); set precision=fp32 or precision=bf16"
+            )
         if d.active:
             distributed.check_batch_split(spec.loop.batch_size, d.world_size)
             if device.type == "cuda":
@@ -260,6 +268,15 @@ def recorded_precision(previous: dict | None, checkpoint: dict | None) -> str | 
             # Recorded before `auto` existed: fp32 unless it said bf16 (the old default).
             return str(config.get("precision", "fp32"))
     return None
+
+
+def as_recorded(spec: RunSpec, previous: dict | None) -> RunSpec:
+    """`spec` with precision=auto read as the precision an earlier session recorded, for
+    comparing against that session (no device needed); unchanged for a new run."""
+    recorded = recorded_precision(previous, None)
+    if spec.loop.precision != "auto" or recorded is None:
+        return spec
+    return replace(spec, loop=replace(spec.loop, precision=recorded))
 
 
 def with_resolved_precision(spec: RunSpec, device: torch.device, recorded: str | None) -> RunSpec:
