@@ -41,7 +41,7 @@ format: setup
 demo: setup                       ## a one-minute run: ResNet-20 at width 8 for 300 iterations
 	$(BIN)/resnet-exp train depth=20 width=8 batch_size=64 iterations=300 log_every=50 eval_every=300 $(DATA_ARGS)
 
-sweep-cpu: setup                  ## Figure 6 on a laptop, both halves: plain/residual 20 and 56 with warm-up (41 min per seed on our 2 cores), and its report
+sweep-cpu: setup                  ## Figure 6 on a laptop, both halves: plain/residual 20 and 56 with warm-up (41 min per seed on a 2-core Intel Xeon in fp32), and its report
 	$(BIN)/resnet-exp train -m experiment=degradation_laptop_warmup progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_warmup
 

@@ -25,16 +25,23 @@ def pct(x: float | None) -> str:
 runs, _ = load_runs([d for folder in RUNS for d in find_run_dirs(folder)])
 print(
     "| seed | net | status | iterations | train error, last 10% (%) | test error (%) | "
-    "wall (min) | images/s | CPU | folder |"
+    "wall (min) | eval share | precision | images/s | CPU | folder |"
 )
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in sorted(runs, key=lambda r: (r.seed, r.block, -r.depth)):
     s = json.loads((r.path / "summary.json").read_text())
     cpu = s["provenance"].get("cpu") or "AMD EPYC (not recorded)"
     wall = f"{s['wall_time_s'] / 60:.1f}" if s.get("wall_time_s") else "-"
     done = r.status == "completed"
+    # Runs recorded before precision=auto trained in fp32 unless their config said bf16.
+    precision = s.get("precision") or (s.get("config") or {}).get("precision", "fp32")
+    share = (
+        f"{100 * s['eval_time_s'] / s['wall_time_s']:.1f}%"
+        if s.get("eval_time_s") and s.get("wall_time_s")
+        else "-"
+    )
     print(
         f"| {r.seed} | {r.block}-{r.depth} | {r.status} | {r.iteration} / {r.iterations} | "
         f"{pct(r.train_error) if done else '-'} | {pct(r.test_error) if done else '-'} | "
-        f"{wall} | {s.get('images_per_s') or '-'} | {cpu} | {r.path.parent.parent.name}/{r.path.parent.name} |"
+        f"{wall} | {share} | {precision} | {s.get('images_per_s') or '-'} | {cpu} | {r.path.parent.parent.name}/{r.path.parent.name} |"
     )
