@@ -64,9 +64,8 @@ class LoopSpec:
     precision: str = "fp32"
     channels_last: bool | None = None  # None: decide by device
     threads: int | None = None
-    compile: str | None = (
-        None  # torch.compile mode, None: eager; "auto" until the runner resolves it
-    )
+    # torch.compile mode (default, reduce-overhead, ...), None: eager; "auto" until resolved.
+    compile: str | None = None
     progress: bool = True
     signals: bool = True  # per-stage response std / gradient norm at every evaluation
     sync_bn: bool = False  # under torchrun: BatchNorm over the global batch, not each rank's slice
@@ -83,5 +82,6 @@ class RunSpec:
     multirun: bool = False
     config: dict = field(default_factory=dict)  # the whole resolved config, for the record
     overrides: list[str] = field(default_factory=list)  # this job's command-line overrides
-    # What precision= asked for (auto, fp32, bf16); loop.precision is what it resolved to.
+    # What precision= asked for (auto, fp32, bf16), set where the runner resolves it;
+    # loop.precision is then what it resolved to.
     requested_precision: str = ""

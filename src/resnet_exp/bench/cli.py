@@ -29,7 +29,7 @@ from resnet_exp.bench.paths import Net
 from resnet_exp.bench.projection import project_sweep
 from resnet_exp.bench.settings import Resolved, Settings, parse_settings, resolve
 from resnet_exp.errors import UserError
-from resnet_exp.train.precision import native_bf16_flags
+from resnet_exp.train.precision import describe, native_bf16_flags
 from resnet_exp.train.provenance import now, versions
 
 JSON_SCHEMA = 2  # 2: blocks, processes, sweep projection
@@ -62,12 +62,9 @@ def header(s: Settings, r: Resolved) -> str:
         threads = f"processes {s.processes} x {threads_per_process(s)} threads"
     else:
         threads = f"threads {torch.get_num_threads()}"
-    flags = ""
-    if r.device.type == "cpu":
-        flags = f"; bf16 flags: {', '.join(native_bf16_flags()) or 'none'}"
     return (
-        f"device {r.device} ({device_name(r.device)}{flags})  precision {r.precision}  "
-        f"torch {torch.__version__}  {threads}"
+        f"device {r.device} ({device_name(r.device)})  precision {describe(r.precision, r.device)}"
+        f"  torch {torch.__version__}  {threads}"
     )
 
 

@@ -207,10 +207,7 @@ def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
     checkpoint = load_checkpoint(resume_from) if resume_from is not None else None
     # precision=auto becomes fp32 or bf16 before anything compares or records the run: the
     # resolved value is part of its result identity (bf16 and fp32 runs are never pooled).
-    spec = with_resolved_precision(spec, device, recorded_precision(previous, checkpoint))
-    spec = replace(
-        spec, loop=replace(spec.loop, compile=resolve_compile(spec.loop.compile, device.type))
-    )
+    spec = with_resolved_auto(spec, device, recorded_precision(previous, checkpoint))
     _check_checkpoint(checkpoint, resume_from, spec)
     d = distributed.start(device.type)
     try:
@@ -279,19 +276,18 @@ def as_recorded(spec: RunSpec, previous: dict | None) -> RunSpec:
     return replace(spec, loop=replace(spec.loop, precision=recorded))
 
 
-def with_resolved_precision(spec: RunSpec, device: torch.device, recorded: str | None) -> RunSpec:
-    """The spec with precision=auto replaced by what runs on `device` (a resumed run keeps
-    its own), in both the loop spec and the config that summary and checkpoint record."""
+def with_resolved_auto(spec: RunSpec, device: torch.device, recorded: str | None) -> RunSpec:
+    """The spec with precision=auto and compile=auto replaced by what runs on `device` (a
+    resumed run keeps its own precision). The precision goes into the config that summary and
+    checkpoint record too; compile is a speed setting and stays out of it."""
     chosen, warning = resolve_precision(spec.loop.precision, device, recorded=recorded)
     if warning:
         log.warning("%s", warning)
-    config = {**spec.config, "precision": chosen}
-    return replace(
-        spec,
-        loop=replace(spec.loop, precision=chosen),
-        config=config,
-        requested_precision=spec.requested_precision or spec.loop.precision,
+    loop = replace(
+        spec.loop, precision=chosen, compile=resolve_compile(spec.loop.compile, device.type)
     )
+    config = {**spec.config, "precision": chosen}
+    return replace(spec, loop=loop, config=config, requested_precision=spec.loop.precision)
 
 
 def _check_previous(spec: RunSpec, run_dir: Path, previous: dict | None) -> Outcome | None:
@@ -380,9 +376,9 @@ def _start_session(
     # This job's own overrides: the command line may be a whole sweep.
     prov["overrides"] = spec.overrides
     prov["processes"] = d.world_size
-    # What ran, not what was asked for: `precision` is resolved (see with_resolved_precision).
+    # What ran, not what was asked for: `precision` is resolved (see with_resolved_auto).
     prov["precision"] = spec.loop.precision
-    prov["precision_requested"] = spec.requested_precision or spec.loop.precision
+    prov["precision_requested"] = spec.requested_precision
     prov["cpu_bf16_flags"] = native_bf16_flags()
     prov["channels_last"] = channels_last
     prov["compile"] = spec.loop.compile  # resolved: None = eager
