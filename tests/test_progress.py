@@ -7,7 +7,7 @@ import io
 import pytest
 from rich.console import Console
 
-from resnet_exp.train.progress import ProgressBar, short_name
+from resnet_exp.train.progress import ProgressBar, SpeedColumn, short_name
 
 NAME = "residual-20_A_kaiming_normal_s0_batch_size=64_data=imagefolder_iterations=64000"
 
@@ -50,3 +50,23 @@ def test_short_name() -> None:
     assert short_name(NAME) == "residual-20 s0"
     assert short_name("plain-56_A_kaiming_normal_s12") == "plain-56 s12"
     assert short_name("odd") == "odd"
+
+
+def test_finished_bar_shows_the_average_speed() -> None:
+    """Issue 25.8: the non-TTY bar ended with `0.0 it/s` when the final evaluation outlasted
+    rich's 30 s speed window. A finished bar shows this session's average instead."""
+    out = io.StringIO()
+    console = Console(file=out, width=80, force_terminal=False, color_system=None)
+    bar = ProgressBar(NAME, total=300, start=100, enabled=True, console=console)
+    task = bar.progress.tasks[0]
+    now = [0.0]
+    bar.progress.get_time = lambda: now[0]
+    task.start_time = 0.0
+    for i in range(101, 301):  # 200 iterations in 20 s, then a 60 s final evaluation
+        now[0] = (i - 100) * 0.1
+        bar.advance(i)
+    now[0] = 80.0
+    bar.advance(300)
+    task.stop_time = 80.0
+    text = SpeedColumn().render(task).plain
+    assert text == "2.5 it/s"  # 200 iterations / 80 s, not 0.0 and not the last window's 10.0

@@ -7,9 +7,11 @@ columns the counts, speed, ETA, training error and lr must stay whole.
 
 from __future__ import annotations
 
+import logging
 import re
 
 from rich.console import Console
+from rich.file_proxy import FileProxy
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -23,8 +25,17 @@ from rich.text import Text
 
 
 class SpeedColumn(ProgressColumn):
+    """Iterations per second: rich's recent-window speed while the run trains; at the end (and
+    whenever that window holds no progress, e.g. during a long final evaluation, where rich
+    reports 0.0) the average over this session's iterations."""
+
     def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:.1f} it/s" if task.speed else "-- it/s")
+        speed = task.speed
+        if task.finished or not speed:
+            done = task.completed - task.fields.get("first", 0)
+            elapsed = task.elapsed or 0.0
+            speed = done / elapsed if done > 0 and elapsed > 0 else None
+        return Text(f"{speed:.1f} it/s" if speed else "-- it/s")
 
 
 _NAME_RE = re.compile(r"^(?P<net>[A-Za-z]+-\d+)_.*?_s(?P<seed>\d+)(?:_|$)")
@@ -32,6 +43,24 @@ _NAME_RE = re.compile(r"^(?P<net>[A-Za-z]+-\d+)_.*?_s(?P<seed>\d+)(?:_|$)")
 # and narrows the bar: count, speed, ETA, training error and lr then fit in 80 columns even at
 # 64000/64000 and 1234.5 it/s.
 WIDE = 110
+
+
+def terminal_log_handlers() -> list[logging.StreamHandler]:
+    """The logging handlers that write to a terminal (Hydra's console handler, on the root
+    logger): a record they write while a live bar is on screen lands on the bar's own line and
+    leaves a frozen copy of the bar behind. Files (train.log) and pipes are not affected."""
+    loggers = [logging.getLogger(), logging.getLogger("resnet_exp")]
+    found = []
+    for handler in (h for lg in loggers for h in lg.handlers):
+        stream = getattr(handler, "stream", None)
+        if (
+            type(handler) is logging.StreamHandler
+            and handler not in found
+            and stream is not None
+            and getattr(stream, "isatty", lambda: False)()
+        ):
+            found.append(handler)
+    return found
 
 
 def short_name(name: str) -> str:
@@ -50,6 +79,7 @@ class ProgressBar:
         console: Console | None = None,
     ) -> None:
         self.enabled = enabled
+        self._redirected: list[tuple[logging.StreamHandler, object]] = []
         self.latest: dict[str, str] = {}  # "train" / "eval" -> "train 41.2% lr 0.1" ...
         if enabled:
             self.progress = Progress(
@@ -68,16 +98,26 @@ class ProgressBar:
                 f"training {name}", markup=False, highlight=False, soft_wrap=True
             )
             self.task = self.progress.add_task(
-                short_name(name), total=total, completed=start, metrics=""
+                short_name(name), total=total, completed=start, metrics="", first=start
             )
 
     def __enter__(self) -> ProgressBar:
         if self.enabled:
             self.progress.start()
+            if self.progress.console.is_terminal:
+                # Log records go through the bar's console, which prints them above the bar
+                # and redraws the bar below (the console handler keeps its format and level).
+                for handler in terminal_log_handlers():
+                    proxy = FileProxy(self.progress.console, handler.stream)
+                    self._redirected.append((handler, handler.setStream(proxy)))
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.enabled:
+            for handler, stream in self._redirected:
+                handler.stream.flush()
+                handler.setStream(stream)
+            self._redirected.clear()
             self.progress.stop()
 
     def advance(self, iteration: int) -> None:
