@@ -4,9 +4,11 @@ through a VT100 emulator (pyte), the screen read back row by row."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pty
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -15,7 +17,6 @@ import time
 from pathlib import Path
 
 import pyte
-
 from conftest import TINY, cli_env
 
 COLUMNS, ROWS = 80, 300  # tall enough that nothing scrolls off the emulated screen
@@ -82,3 +83,58 @@ def test_log_lines_print_above_the_bar_and_leave_it_whole(tmp_path: Path) -> Non
     assert len(bars) == 1, screen  # no frozen copies
     assert "40/40" in bars[0] and len(bars[0]) <= COLUMNS
     assert rows.index(bars[0]) > rows.index(records[-1])  # the bar stays below the log
+
+
+def _start_piped(tmp_path: Path, merge: bool) -> subprocess.Popen:
+    args = [a for a in TINY if a != "progress=false"]
+    args += ["iterations=100000", "log_every=2", "eval_every=100000", "checkpoint_every=100000"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "resnet_exp", "train", *args, "out_root=out"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merge else subprocess.PIPE,
+        env=cli_env(tmp_path),
+    )
+
+
+def _ctrl_c_after_reader_left(proc: subprocess.Popen) -> int:
+    """What a terminal's Ctrl-C does to `resnet-exp train ... | tee log`: tee dies at once (its
+    reading end closes), then resnet-exp gets SIGINT and writes into a broken pipe."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    while b"- it 4 " not in proc.stdout.readline():  # training has started
+        assert time.monotonic() < deadline and proc.poll() is None, "no training record"
+    proc.stdout.close()
+    proc.send_signal(signal.SIGINT)
+    return proc.wait(timeout=120)
+
+
+def _summary(tmp_path: Path) -> dict:
+    (summary,) = tmp_path.glob("out/runs/*/summary.json")
+    return json.loads(summary.read_text())
+
+
+def test_ctrl_c_with_stdout_piped_ends_interrupted_with_one_line(tmp_path: Path) -> None:
+    """Issue 25.3: `| tee` and Ctrl-C used to exit 1 (rich exits on a broken pipe), with logging
+    tracebacks and summary.json left `running`. Now: exit 130, status interrupted, resumable,
+    and the closing line on stderr, the stream that still has a reader."""
+    proc = _start_piped(tmp_path, merge=False)
+    code = _ctrl_c_after_reader_left(proc)
+    assert proc.stderr is not None
+    stderr = proc.stderr.read().decode()
+    assert code == 130, stderr
+    summary = _summary(tmp_path)
+    assert summary["status"] == "interrupted" and summary["iteration"] >= 4
+    assert "Logging error" not in stderr and "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "interrupted at iteration" in lines[0], stderr
+    (run_dir,) = tmp_path.glob("out/runs/*")
+    assert (run_dir / "checkpoint.pt").is_file()  # the resume point was written on the way out
+
+
+def test_ctrl_c_with_both_streams_piped_ends_interrupted(tmp_path: Path) -> None:
+    """`2>&1 | tee` and Ctrl-C: no stream left to print on; still exit 130 and `interrupted`
+    (it used to be 141 with the summary left `running`)."""
+    proc = _start_piped(tmp_path, merge=True)
+    assert _ctrl_c_after_reader_left(proc) == 130
+    assert _summary(tmp_path)["status"] == "interrupted"

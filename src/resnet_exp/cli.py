@@ -14,11 +14,10 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
-from rich.console import Console
-
 from resnet_exp import __version__
 from resnet_exp.errors import UserError
 from resnet_exp.paths import ensure_writable_dir
+from resnet_exp.term import Console, say, survive_broken_pipes
 from resnet_exp.train.signals import SweepStop
 
 USAGE = f"""resnet-exp {__version__}: reproduce the degradation problem of He et al. (2015) on CIFAR
@@ -150,6 +149,7 @@ def _task(cfg) -> None:
     from resnet_exp.build import spec_from_config
     from resnet_exp.train.runner import run
 
+    survive_broken_pipes()  # Hydra has just set up logging
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     run_dir = Path(hc.runtime.output_dir)
@@ -191,7 +191,7 @@ def _task(cfg) -> None:
         outcome.status
     ]
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run
-        out.print(f"[{style}]{outcome.message}[/]", soft_wrap=True)
+        say(outcome.message, out, err, style)
     if outcome.then is not None:
         # The cluster's time-limit signal, now that the run has checkpointed: submitit's
         # handler requeues this job and exits; the requeued job resumes the run (and is the

@@ -13,7 +13,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -29,6 +28,7 @@ from resnet_exp.bench.paths import Net
 from resnet_exp.bench.projection import project_sweep
 from resnet_exp.bench.settings import Resolved, Settings, parse_settings, resolve
 from resnet_exp.errors import UserError
+from resnet_exp.term import Console
 from resnet_exp.train.precision import describe, native_bf16_flags
 from resnet_exp.train.provenance import now, versions
 

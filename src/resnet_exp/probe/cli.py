@@ -10,10 +10,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from resnet_exp.errors import UserError
+from resnet_exp.term import Console
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)

@@ -8,9 +8,8 @@ import re
 import sys
 from pathlib import Path
 
-from rich.console import Console
-
 from resnet_exp.errors import UserError
+from resnet_exp.term import Console
 
 from .collect import (
     Cell,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 
-from rich.console import Console
 from rich.file_proxy import FileProxy
 from rich.progress import (
     BarColumn,
@@ -22,6 +21,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
+
+from resnet_exp.term import Console
 
 
 class SpeedColumn(ProgressColumn):
@@ -90,7 +91,7 @@ class ProgressBar:
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[metrics]}"),
-                console=console,
+                console=console if console is not None else Console(),
             )
             if self.progress.console.width < WIDE:
                 self.progress.columns[1].bar_width = 5
