@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -339,3 +340,43 @@ def test_run_dir_with_an_interpolation_is_not_created_literally(tmp_path: Path) 
     assert r.returncode == 0, r.stderr
     assert not (tmp_path / "out" / "fixed" / "${name}").exists()
     assert (only_run_dir(tmp_path / "out" / "fixed").parent) == tmp_path / "out" / "fixed"
+
+
+def test_path_values_are_quoted_for_hydra() -> None:
+    from resnet_exp.cli import TRAIN_PATH_KEYS, quote_paths
+
+    def q(arg: str) -> str:
+        return quote_paths(arg, TRAIN_PATH_KEYS)
+
+    assert q("resume=out/x_data=y/checkpoint.pt") == "resume='out/x_data=y/checkpoint.pt'"
+    assert q("data.root=~/cifar") == "data.root='~/cifar'"
+    assert q("out_root=a=1,b") == "out_root='a=1','b'"  # a sweep over two roots stays one
+    assert q("resume='already'") == "resume='already'"
+    assert q("out_root=${oc.env:SCRATCH}/x") == "out_root=${oc.env:SCRATCH}/x"
+    assert q("resume=null") == "resume=null"
+    assert q("depth=20") == "depth=20" and q("tag=a=b") == "tag=a=b"
+
+
+def test_resume_from_a_run_folder_with_equals_signs(tmp_path: Path) -> None:
+    """Issue 25.2: every run with an override has `=` in its folder name, and `resume=PATH` to it
+    used to end in Hydra's `mismatched input '='`. The path is taken as typed, the checkpoint or
+    the run folder itself."""
+    first = run_cli(["train", *TINY, "out_root=a"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    run_dir = only_run_dir(tmp_path / "a")
+    assert "=" in run_dir.name
+    for given in (run_dir / "checkpoint.pt", run_dir):
+        r = run_cli(
+            ["train", *TINY, f"resume={given.relative_to(tmp_path)}", "out_root=b"],
+            tmp_path,
+        )
+        assert r.returncode == 0, r.stderr
+        summary = json.loads(only_run_dir(tmp_path / "b").joinpath("summary.json").read_text())
+        assert summary["status"] == "completed" and summary["iteration"] == 12
+        assert "resuming" in (only_run_dir(tmp_path / "b") / "train.log").read_text()
+        shutil.rmtree(tmp_path / "b")
+    empty = tmp_path / "empty_data=x"
+    empty.mkdir()
+    r = run_cli(["train", *TINY, f"resume={empty.name}", "out_root=c"], tmp_path)
+    assert r.returncode == 2 and "no checkpoint.pt in that folder" in r.stderr
+    assert r.stderr.strip().count("\n") == 0

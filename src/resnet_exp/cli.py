@@ -281,6 +281,24 @@ def jobs_folder(args: list[str]) -> str | None:
     return str(known_part(root).resolve())
 
 
+# Keys whose values are paths. Run folders are named `..._data=imagefolder`, and Hydra's override
+# grammar refuses an unquoted `=` in a value (`mismatched input '='`), as it does `~`, `#`, `(`,
+# `[`, `&`, `!`: paths are quoted for the user, each comma-separated one on its own so that a
+# sweep over paths stays a sweep.
+TRAIN_PATH_KEYS = ("resume", "data.root", "data.cache_dir", "out_root")
+
+
+def quote_paths(arg: str, keys: tuple[str, ...]) -> str:
+    """`resume=out/x_data=y/checkpoint.pt` -> `resume='out/x_data=y/checkpoint.pt'` for the keys
+    given; already quoted values, interpolations and other keys pass unchanged."""
+    key, sep, value = arg.partition("=")
+    if key.lstrip("+~") not in keys or not sep or not value or value[0] in "'\"":
+        return arg
+    if value == "null" or "${" in value:
+        return arg
+    return f"{key}=" + ",".join("'" + v.replace("'", "\\'") + "'" for v in value.split(","))
+
+
 def check_one_mode(args: list[str]) -> None:
     """Hydra refuses -m with --cfg/--info in a traceback; say what to do instead."""
     shown = {"--cfg", "-c", "--info"} & flag_names(args)
@@ -300,7 +318,7 @@ def train_main(args: list[str]) -> int:
     check_one_mode(args)
     check_out_root(args)
     args = torchrun_args(args)
-    sys.argv = ["resnet-exp train", *args]
+    sys.argv = ["resnet-exp train", *(quote_paths(a, TRAIN_PATH_KEYS) for a in args)]
     app = hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")(_task)
     folder = None if INFO_FLAGS & flag_names(args) else jobs_folder(args)
     if folder is not None:

@@ -141,28 +141,22 @@ def _probe_task(cfg) -> None:
     _codes.append(0)
 
 
-def quote_from(arg: str) -> str:
-    """Run folders are named `..._data=imagefolder`, and Hydra's override grammar refuses an
-    unquoted `=` in a value: quote each comma-separated path of `from=` for the user."""
-    key, sep, value = arg.partition("=")
-    if key != "from" or not sep or not value or value[0] in "'\"" or value == "null":
-        return arg
-    return "from=" + ",".join("'" + v.replace("'", "\\'") + "'" for v in value.split(","))
+# Keys whose values are paths (see resnet_exp.cli.quote_paths): `from=` names run folders.
+PROBE_PATH_KEYS = ("from", "data.root", "data.cache_dir", "out_root")
 
 
 def probe_main(args: list[str]) -> int:
     if args and args[0] == "linear":
         return linear_main(args[1:])
-    args = [quote_from(a) for a in args]
     import hydra
 
     from resnet_exp.build import register_resolvers
-    from resnet_exp.cli import check_one_mode, check_out_root, config_dir
+    from resnet_exp.cli import check_one_mode, check_out_root, config_dir, quote_paths
 
     register_resolvers()
     check_one_mode(args)
     check_out_root(args)
-    sys.argv = ["resnet-exp probe", *args]
+    sys.argv = ["resnet-exp probe", *(quote_paths(a, PROBE_PATH_KEYS) for a in args)]
     _codes.clear()
     hydra.main(config_path=str(config_dir()), config_name="probe", version_base="1.3")(
         _probe_task

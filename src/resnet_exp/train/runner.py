@@ -252,6 +252,12 @@ def _open_run_dir(spec: RunSpec, run_dir: Path) -> tuple[dict | None, Path | Non
     resume_from: Path | None = None
     if spec.resume not in ("auto", "never"):
         resume_from = Path(spec.resume).expanduser()
+        if resume_from.is_dir():  # a run folder: its checkpoint
+            resume_from = resume_from / "checkpoint.pt"
+            if not resume_from.is_file():
+                raise UserError(
+                    f"resume={spec.resume}: no checkpoint.pt in that folder; give a run folder of resnet-exp train or its checkpoint.pt"
+                )
     elif ckpt_path.exists():
         resume_from = ckpt_path
     return previous, resume_from
