@@ -343,7 +343,8 @@ def test_run_dir_with_an_interpolation_is_not_created_literally(tmp_path: Path) 
 
 
 def test_path_values_are_quoted_for_hydra() -> None:
-    from resnet_exp.cli import TRAIN_PATH_KEYS, quote_paths
+    from resnet_exp.cli import TRAIN_PATH_KEYS
+    from resnet_exp.overrides import quote_paths
 
     def q(arg: str) -> str:
         return quote_paths(arg, TRAIN_PATH_KEYS)
@@ -380,3 +381,56 @@ def test_resume_from_a_run_folder_with_equals_signs(tmp_path: Path) -> None:
     r = run_cli(["train", *TINY, f"resume={empty.name}", "out_root=c"], tmp_path)
     assert r.returncode == 2 and "no checkpoint.pt in that folder" in r.stderr
     assert r.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize(
+    "typo, expected",
+    [
+        ("depht=56", "unknown key 'depht'; did you mean depth=56?"),
+        (
+            "+depht=56",
+            "unknown key 'depht' (a key added with + would be read by nothing); did you mean depth=56?",
+        ),
+        ("optim.lrr=0.05", "did you mean optim.lr=0.05?"),
+        ("+depth=56", "depth is already a key; write depth=56"),
+    ],
+)
+def test_a_typo_is_refused_with_the_nearest_key(tmp_path: Path, typo: str, expected: str) -> None:
+    """Issue 25.5: `+depht=56` (Hydra's own advice for `depht=56`) trained a depth-20 net named
+    `..._depht=56`. Unknown keys are refused, with or without +, in one line, before any run."""
+    r = run_cli(["train", *TINY, typo, "out_root=out"], tmp_path)
+    assert r.returncode == 2, r.stdout
+    assert expected in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("summary.json"))
+
+
+def _flat_keys(node: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for k, v in node.items():
+        keys.append(prefix + k)
+        if isinstance(v, dict):
+            keys += _flat_keys(v, f"{prefix}{k}.")
+    return keys
+
+
+def test_every_key_of_the_configs_is_known() -> None:
+    """The key check must never refuse a real key: every key of the composed train and probe
+    configs is known (and Hydra's own keys pass)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from resnet_exp.build import register_resolvers
+    from resnet_exp.cli import config_dir
+    from resnet_exp.overrides import check_keys, known_keys
+
+    register_resolvers()
+    conf = config_dir()
+    for name, groups in (("train", ["data=imagefolder"]), ("train", []), ("probe", [])):
+        known = known_keys(conf, name)
+        with initialize_config_dir(str(conf), version_base="1.3"):
+            cfg = compose(name, overrides=groups)
+        flat = _flat_keys(OmegaConf.to_container(cfg, resolve=False))
+        assert set(flat) <= known, set(flat) - known
+        check_keys([f"{k}=1" for k in flat], known, name)  # none refused
+    extra = ["hydra/launcher=joblib", "+hydra.launcher.x=1", "experiment=degradation_cpu"]
+    check_keys(extra, known_keys(conf, "train"), "train")

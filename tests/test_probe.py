@@ -182,7 +182,7 @@ def test_probe_from_a_run_reads_it_and_changes_nothing(tmp_path: Path) -> None:
 
 
 def test_from_paths_are_quoted_for_hydra() -> None:
-    from resnet_exp.cli import quote_paths
+    from resnet_exp.overrides import quote_paths
     from resnet_exp.probe.cli import PROBE_PATH_KEYS
 
     def quote_from(arg: str) -> str:

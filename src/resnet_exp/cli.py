@@ -16,6 +16,7 @@ from pathlib import Path
 
 from resnet_exp import __version__
 from resnet_exp.errors import UserError
+from resnet_exp.overrides import check_keys, known_keys, quote_paths
 from resnet_exp.paths import ensure_writable_dir
 from resnet_exp.term import Console, say, survive_broken_pipes
 from resnet_exp.train.signals import SweepStop
@@ -281,22 +282,8 @@ def jobs_folder(args: list[str]) -> str | None:
     return str(known_part(root).resolve())
 
 
-# Keys whose values are paths. Run folders are named `..._data=imagefolder`, and Hydra's override
-# grammar refuses an unquoted `=` in a value (`mismatched input '='`), as it does `~`, `#`, `(`,
-# `[`, `&`, `!`: paths are quoted for the user, each comma-separated one on its own so that a
-# sweep over paths stays a sweep.
+# Keys whose values are paths (overrides.quote_paths quotes them for Hydra).
 TRAIN_PATH_KEYS = ("resume", "data.root", "data.cache_dir", "out_root")
-
-
-def quote_paths(arg: str, keys: tuple[str, ...]) -> str:
-    """`resume=out/x_data=y/checkpoint.pt` -> `resume='out/x_data=y/checkpoint.pt'` for the keys
-    given; already quoted values, interpolations and other keys pass unchanged."""
-    key, sep, value = arg.partition("=")
-    if key.lstrip("+~") not in keys or not sep or not value or value[0] in "'\"":
-        return arg
-    if value == "null" or "${" in value:
-        return arg
-    return f"{key}=" + ",".join("'" + v.replace("'", "\\'") + "'" for v in value.split(","))
 
 
 def check_one_mode(args: list[str]) -> None:
@@ -315,6 +302,8 @@ def train_main(args: list[str]) -> int:
     from resnet_exp.build import register_resolvers
 
     register_resolvers()
+    if "--hydra-help" not in args:
+        check_keys(args, known_keys(config_dir(), "train"), "train")
     check_one_mode(args)
     check_out_root(args)
     args = torchrun_args(args)

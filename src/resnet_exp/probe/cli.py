@@ -151,9 +151,12 @@ def probe_main(args: list[str]) -> int:
     import hydra
 
     from resnet_exp.build import register_resolvers
-    from resnet_exp.cli import check_one_mode, check_out_root, config_dir, quote_paths
+    from resnet_exp.cli import check_one_mode, check_out_root, config_dir
+    from resnet_exp.overrides import check_keys, known_keys, quote_paths
 
     register_resolvers()
+    if "--hydra-help" not in args:
+        check_keys(args, known_keys(config_dir(), "probe"), "probe")
     check_one_mode(args)
     check_out_root(args)
     sys.argv = ["resnet-exp probe", *(quote_paths(a, PROBE_PATH_KEYS) for a in args)]
