@@ -24,17 +24,20 @@ from resnet_exp.train.signals import SweepStop
 USAGE = f"""resnet-exp {__version__}: reproduce the degradation problem of He et al. (2015) on CIFAR
 
 usage:
-  resnet-exp train [KEY=VALUE ...] [-m] [--cfg job] [--help]   train (Hydra overrides; -m sweeps)
-  resnet-exp report PATH... [--out DIR]                         figures, table and verdict for runs
-  resnet-exp probe [KEY=VALUE ...] [-m] [from=RUN_DIR]          signal statistics per layer (Figure 7)
-  resnet-exp probe linear [--layers 50]                         the deep linear demonstration
-  resnet-exp bench [--depths 20,56] [--device auto]             training throughput vs a baseline
+  resnet-exp train [KEY=VALUE ...] [-m]   train a net; -m sweeps
+  resnet-exp report PATH... [--out DIR]   figures, table and verdict for runs
+  resnet-exp probe [KEY=VALUE ...] [-m]   signal statistics per layer (Figure 7)
+  resnet-exp probe linear                 the deep linear demonstration
+  resnet-exp bench                        your machine's training speed
 
-examples:
-  resnet-exp train depth=56 block=plain
-  resnet-exp train -m depth=20,32,44,56 block=plain,residual
-  resnet-exp report outputs/sweeps/sweep
+first steps (on a laptop):
+  resnet-exp train depth=20 width=8 iterations=300 data=synthetic
+  resnet-exp train -m experiment=degradation_laptop_warmup \\
+      data=imagefolder data.root=PATH
+  resnet-exp report outputs/sweeps/degradation_laptop_warmup
+Each command's --help lists its keys and examples.
 """
+
 
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -302,6 +305,11 @@ def train_main(args: list[str]) -> int:
     from resnet_exp.build import register_resolvers
 
     register_resolvers()
+    if {"-h", "--help"} & set(args):
+        from resnet_exp.helpscreen import train_help
+
+        print(train_help(config_dir()), end="")
+        return 0
     if "--hydra-help" not in args:
         check_keys(args, known_keys(config_dir(), "train"), "train")
     check_one_mode(args)

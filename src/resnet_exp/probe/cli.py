@@ -155,6 +155,11 @@ def probe_main(args: list[str]) -> int:
     from resnet_exp.overrides import check_keys, known_keys, quote_paths
 
     register_resolvers()
+    if {"-h", "--help"} & set(args):
+        from resnet_exp.helpscreen import probe_help
+
+        print(probe_help(config_dir()), end="")
+        return 0
     if "--hydra-help" not in args:
         check_keys(args, known_keys(config_dir(), "probe"), "probe")
     check_one_mode(args)
@@ -177,6 +182,7 @@ def linear_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="resnet-exp probe linear",
         description="Signals through L = 1..LAYERS linear and ReLU layers, multiplied out in float64.",
+        epilog="example: resnet-exp probe linear --layers 100  (seconds; writes linear.png)",
     )
     p.add_argument("--layers", type=int, default=50)
     p.add_argument("--out", default="outputs/probes/linear", help="output folder")

@@ -34,6 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Tables, figures (He et al. Fig. 6, error vs depth) and a verdict from run "
         "directories. PATH may be a run directory, a sweep directory, or any folder above them.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""examples (each takes seconds):
+  resnet-exp report outputs/sweeps/degradation_laptop_warmup
+      a sweep's report, into outputs/sweeps/degradation_laptop_warmup/report
+  resnet-exp report docs/results/degradation_laptop_warmup/runs --out /tmp/rep
+      rebuild a committed result from its runs (a checkout's docs/results)
+  resnet-exp report outputs/runs/plain-20_A_kaiming_normal_s0 outputs/runs/...
+      any runs together; runs that differ in a setting are reported apart""",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="run, sweep or parent directory")
     p.add_argument("--out", metavar="DIR", help="output directory (default: <first PATH>/report)")
