@@ -32,8 +32,8 @@ SUPPORTED_FORMATS = ("png", "svg", "pdf")
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG,
-        description="Tables, figures (He et al. Fig. 6, error vs depth) and a verdict from run "
-        "directories. PATH may be a run directory, a sweep directory, or any folder above them.",
+        description="Tables, figures (He et al. Fig. 6, error vs depth) and a verdict from run\n"
+        "directories. PATH may be a run directory, a sweep directory, or any folder\nabove them.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="""examples (each takes seconds):
   resnet-exp report outputs/sweeps/degradation_laptop_warmup
