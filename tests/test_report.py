@@ -250,3 +250,57 @@ def test_data_root_reads_path_recorded_runs_by_content(
         read_csv(tmp_path / "runs" / "report" / "table.csv")[(20, "plain")]["seeds_completed"]
         == "2"
     )
+
+
+def _figure6_of(root: Path, setting: str = ""):
+    from resnet_exp.report.figures import figure6
+
+    runs, _ = load_runs(find_run_dirs(root))
+    fig = figure6(group_cells(runs), setting)
+    fig.canvas.draw()  # lay out, so that positions are final
+    return fig
+
+
+def test_figure6_shows_a_single_evaluation_and_keeps_the_legend_off_the_data(
+    tmp_path: Path,
+) -> None:
+    """Issue 25.6: with one evaluation per run the test error was drawn as a line of one point
+    (invisible) while the legend promised it, and the legend sat on the final iterations."""
+    root = tmp_path / "once"
+    for block, errors in (("plain", PLAIN), ("residual", RESIDUAL)):
+        for depth, e in errors.items():
+            make_run(root, block, depth, 0, e, iterations=100)  # evaluated once, at the end
+    fig = _figure6_of(root, "iterations=100")
+    panels = [ax for ax in fig.axes if ax.get_title().endswith("nets")]
+    assert len(panels) == 2
+    for ax in panels:
+        test_lines = [ln for ln in ax.get_lines() if ln.get_linestyle() == "-"]
+        assert len(test_lines) == 4
+        assert all(len(ln.get_xdata()) == 1 and ln.get_marker() == "o" for ln in test_lines)
+        legend = ax.get_legend()
+        assert "test error" in [t.get_text() for t in legend.get_texts()]
+        # The legend lies wholly below the plotting area.
+        assert legend.get_window_extent().y1 <= ax.get_window_extent().y0
+    title = fig._suptitle.get_text()
+    assert "iterations=100" in title and "1 seed per net" in title
+
+
+def test_figure6_promises_only_what_it_draws(tmp_path: Path) -> None:
+    root = tmp_path / "no_eval"
+    for depth, seed in ((20, 0), (56, 0), (20, 1)):
+        d = make_run(root, "plain", depth, seed, PLAIN[depth])
+        lines = (d / "metrics.jsonl").read_text().splitlines()
+        (d / "metrics.jsonl").write_text("\n".join(x for x in lines if '"train"' in x) + "\n")
+    (ax,) = [ax for ax in _figure6_of(root).axes if ax.get_title().endswith("nets")]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "training error" in labels and "test error" not in labels
+    assert "1-2 seeds per net" in ax.figure._suptitle.get_text()
+
+
+def test_setting_folders_read_like_their_settings() -> None:
+    from resnet_exp.report.cli import slug
+
+    assert slug("iterations=200, optim.milestones=[100, 150]") == (
+        "iterations=200_optim.milestones=100-150"
+    )
+    assert slug("iterations=12000, optim.lr=0.05") == "iterations=12000_optim.lr=0.05"

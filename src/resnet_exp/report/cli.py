@@ -159,7 +159,8 @@ def run_report(argv: list[str] | None, console: Console) -> int:
         verdict = report_group(g, cells, where, names, problems, console)
         verdicts.append(verdict)
         written += [where / "table.md", where / "table.csv", where / "verdict.md"]
-        written += figures_for(cells, where, formats, verdict, args.no_tensorboard)
+        setting = g.label if len(groups) > 1 else ""
+        written += figures_for(cells, where, formats, verdict, args.no_tensorboard, setting)
 
     document = {
         "schema": 1,
@@ -205,6 +206,9 @@ def relabel_old_runs(runs: list, root: Path) -> None:
 def slug(label: str) -> str:
     """A folder name for a setting's label: `iterations=12000, optim.lr=0.05` ->
     `iterations=12000_optim.lr=0.05`."""
+    # A list value reads as its items joined by '-': `optim.milestones=[100, 150]` ->
+    # `optim.milestones=100-150` (it used to become `milestones=_100_150`).
+    label = re.sub(r"\[([^\]]*)\]", lambda m: "-".join(m[1].replace(",", " ").split()), label)
     return re.sub(r"[^A-Za-z0-9=._+-]+", "_", label).strip("_") or "runs"
 
 
@@ -232,13 +236,18 @@ def report_group(
 
 
 def figures_for(
-    cells: list[Cell], out: Path, formats: list[str], verdict: Verdict, no_tensorboard: bool
+    cells: list[Cell],
+    out: Path,
+    formats: list[str],
+    verdict: Verdict,
+    no_tensorboard: bool,
+    setting: str = "",
 ) -> list[Path]:
     """Figures last: the table and verdict are the essentials and should exist even if plotting
     fails on an odd run."""
     from .figures import build_figures, save_figures
 
-    figures = build_figures(cells)
+    figures = build_figures(cells, setting)
     written = save_figures(figures, out, formats)
     if not no_tensorboard:
         from .tb import write_tensorboard

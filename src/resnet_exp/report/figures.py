@@ -46,8 +46,27 @@ def _blocks(cells: list[Cell]) -> list[str]:
     return sorted({c.block for c in cells}, key=block_rank)
 
 
-def figure6(cells: list[Cell]) -> Figure:
-    """One panel per block type, one colour per depth; dashed = training, bold = test error."""
+def seeds_text(cells: list[Cell]) -> str:
+    """How many completed seeds stand behind each net: `4 seeds` or `1-4 seeds per net`."""
+    counts = sorted({len(c.completed) for c in cells})
+    if not counts or counts == [0]:
+        return "no completed runs"
+    if len(counts) == 1:
+        return f"{counts[0]} seed{'s' if counts[0] != 1 else ''} per net"
+    return f"{counts[0]}-{counts[-1]} seeds per net"
+
+
+def headline(what: str, cells: list[Cell], setting: str) -> str:
+    """A figure's title: what it shows, the setting (when a report holds several) and the seeds."""
+    parts = [what, seeds_text(cells)]
+    if setting:
+        parts.insert(1, setting)
+    return "; ".join(parts)
+
+
+def figure6(cells: list[Cell], setting: str = "") -> Figure:
+    """One panel per block type, one colour per depth; dashed = training, bold = test error
+    (with a marker at every evaluation, so that a run evaluated once still shows its point)."""
     blocks = _blocks(cells)
     colours = depth_colours([c.depth for c in cells])
     max_step = max(
@@ -56,10 +75,10 @@ def figure6(cells: list[Cell]) -> Figure:
     # The paper plots iterations in units of 1e4; do the same once runs are that long.
     scale, xlabel = (1e4, "iter. (1e4)") if max_step >= 10_000 else (1.0, "iterations")
 
-    fig = Figure(figsize=(5.5 * len(blocks), 4.2), layout="constrained")
+    fig = Figure(figsize=(5.5 * len(blocks), 4.8), layout="constrained")
     axes = fig.subplots(1, len(blocks), sharey=True, squeeze=False)[0]
     for ax, block in zip(axes, blocks, strict=True):
-        handles = []
+        handles, drew_train, drew_test = [], False, False
         for cell in (c for c in cells if c.block == block):
             # Completed seeds make the curve; a cell with none still shows its partial runs.
             runs = cell.completed or cell.runs
@@ -67,26 +86,40 @@ def figure6(cells: list[Cell]) -> Figure:
             colour = colours[cell.depth]
             xs, ys = mean_curve([r.train_curve for r in runs])
             if xs.size:
+                drew_train = True
                 ax.plot(xs / scale, ys * 100, ls="--", lw=0.9, color=colour)
             xs, ys = mean_curve([r.test_curve for r in runs])
             if xs.size:
-                ax.plot(xs / scale, ys * 100, ls="-", lw=2.2, color=colour)
+                drew_test = True
+                ax.plot(xs / scale, ys * 100, ls="-", lw=2.2, color=colour, marker="o", ms=3.5)
             handles.append(Line2D([], [], color=colour, lw=2.2, label=label))
-        handles += [
-            Line2D([], [], color="black", lw=0.9, ls="--", label="training error"),
-            Line2D([], [], color="black", lw=2.2, label="test error"),
-        ]
-        ax.legend(handles=handles, fontsize=8, loc="upper right")
+        if drew_train:
+            handles.append(Line2D([], [], color="black", lw=0.9, ls="--", label="training error"))
+        if drew_test:
+            handles.append(
+                Line2D([], [], color="black", lw=2.2, marker="o", ms=3.5, label="test error")
+            )
+        # Below the panel, not on it: the last iterations (the final errors) stay in view.
+        ax.legend(
+            handles=handles,
+            fontsize=8,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.14),
+            ncol=3,
+            frameon=False,
+        )
         ax.set_title(f"{block} nets")
         ax.set_xlabel(xlabel)
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("error (%)")
-    fig.suptitle("Training (dashed) and test (bold) error, mean over completed seeds", fontsize=10)
+    fig.suptitle(
+        headline("Training (dashed) and test (bold) error, seed mean", cells, setting), fontsize=10
+    )
     return fig
 
 
-def error_vs_depth(cells: list[Cell]) -> Figure:
+def error_vs_depth(cells: list[Cell], setting: str = "") -> Figure:
     """Final training / test error against depth; mean ± std over completed seeds.
 
     Runs that are not completed are drawn as hollow markers labelled with their status and
@@ -136,19 +169,20 @@ def error_vs_depth(cells: list[Cell]) -> Figure:
         ax.set_xticks(depths)
         ax.set_xlabel("depth")
         ax.set_ylabel(f"{title} (%)")
-        ax.set_title(f"final {title}, mean ± std over completed seeds", fontsize=10)
+        ax.set_title(f"final {title}", fontsize=10)
         ax.grid(alpha=0.3)
         handles, labels = ax.get_legend_handles_labels()
         if handles:
             # Blocks first, the hollow-marker explanation last (matplotlib lists scatters first).
             order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("not completed"))
             ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8)
+    fig.suptitle(headline("Final error against depth, mean ± std", cells, setting), fontsize=10)
     return fig
 
 
-def build_figures(cells: list[Cell]) -> dict[str, Figure]:
-    """All report figures by file stem."""
-    return {"figure6": figure6(cells), "error_vs_depth": error_vs_depth(cells)}
+def build_figures(cells: list[Cell], setting: str = "") -> dict[str, Figure]:
+    """All report figures by file stem; `setting` names the runs' setting in the titles."""
+    return {"figure6": figure6(cells, setting), "error_vs_depth": error_vs_depth(cells, setting)}
 
 
 def save_figures(figures: dict[str, Figure], out_dir: Path, formats: list[str]) -> list[Path]:
