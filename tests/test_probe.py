@@ -141,7 +141,7 @@ PROBE = ["data=synthetic", "width=4", "probe_batch=16", "device=cpu"]
 def test_probe_multirun_writes_each_probe_and_one_combined_figure(tmp_path: Path) -> None:
     r = run_cli(["probe", "-m", "depth=8,14", "block=plain,residual", *PROBE], tmp_path)
     assert r.returncode == 0, r.stderr
-    sweep = tmp_path / "outputs" / "probes" / "probes"
+    sweep = tmp_path / "outputs" / "probes" / "sweep"  # not probes/probes (issue 25.6)
     runs = sorted(p.parent for p in sweep.glob("*/probe.csv"))
     assert len(runs) == 4
     with (sweep / "plain-14_A_kaiming_normal_s0_data=synthetic_width=4" / "probe.csv").open() as fh:
@@ -207,3 +207,82 @@ def test_probe_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str],
     assert r.returncode == 2, r.stdout + r.stderr
     assert text in r.stderr and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
     assert not list((tmp_path / "outputs").rglob("probe.csv"))
+
+
+def _rows(values: list[float]) -> list[dict]:
+    return [
+        {"index": i, "response_std": v, "grad_norm": 10.0**-i, "weight_grad_norm": 1.0 + i}
+        for i, v in enumerate(values)
+    ]
+
+
+def test_probe_figure_axes_read_as_the_data_is() -> None:
+    """Issue 25.6: a 0.014% spread of response std (BN holds it at 1) was autoscaled on a log
+    axis into a cliff with ticks like 9.9998 x 10^-1, and layer indices got ticks like 2.5."""
+    from resnet_exp.probe.figures import per_layer
+
+    flat = _rows([0.99986, 0.99999, 1.0, 0.99998, 0.99997, 0.99999])
+    fig = per_layer({"plain-20": flat})
+    fig.canvas.draw()
+    std_ax, grad_ax, weight_ax = fig.axes[:3]
+    assert std_ax.get_yscale() == "linear" and std_ax.get_ylim()[0] == 0  # flat at 1, from 0
+    assert grad_ax.get_yscale() == "log"  # 1 to 1e-5: orders of magnitude
+    assert weight_ax.get_yscale() == "linear"  # 1 to 6: less than a factor of 10
+    for ax in fig.axes[:3]:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_combined_probe_figure_names_nets_not_folders(tmp_path: Path) -> None:
+    """The combined figure's title and legend speak of nets (plain-20, norm=none), never of the
+    folder; hue says the block and shade the depth, as in the report's figures."""
+    from matplotlib.colors import to_rgb
+
+    from resnet_exp.probe import combine
+
+    drawn = {}
+
+    def keep(fig, path):  # capture the figure instead of only writing it
+        drawn["fig"] = fig
+        return path
+
+    sweep = tmp_path / "outputs" / "probes" / "sweep"
+    for block, depth, norm in (
+        ("plain", 20, "batch"),
+        ("plain", 56, "batch"),
+        ("residual", 56, "none"),
+    ):
+        d = sweep / f"{block}-{depth}_A_kaiming_normal_s0_norm={norm}"
+        d.mkdir(parents=True)
+        rows = _rows([1.0] * 5)
+        (d / "probe.csv").write_text(
+            "index,response_std,grad_norm,weight_grad_norm\n"
+            + "".join(
+                f"{r['index']},{r['response_std']},{r['grad_norm']},{r['weight_grad_norm']}\n"
+                for r in rows
+            )
+        )
+        net = {"block": block, "depth": depth, "norm": norm, "init": "kaiming_normal"}
+        (d / "probe.json").write_text(json.dumps({"net": net, "subject": "initialization"}))
+    import resnet_exp.probe.figures as figures
+
+    original = figures.save
+    figures.save = keep
+    try:
+        combine.combine(sweep)
+    finally:
+        figures.save = original
+    fig = drawn["fig"]
+    title = fig._suptitle.get_text()
+    assert str(sweep) not in title and "probes" not in title and "3 nets" in title
+    assert "init=kaiming_normal" in title  # shared settings are said once
+    lines = {ln.get_label(): ln for ln in fig.axes[0].get_lines()}
+    assert set(lines) == {"plain-20 norm=batch", "plain-56 norm=batch", "residual-56 norm=none"}
+    r, g, b = to_rgb(lines["plain-56 norm=batch"].get_color())
+    assert r > b  # plain: red
+    r, g, b = to_rgb(lines["residual-56 norm=none"].get_color())
+    assert b > r  # residual: blue
+    # the deeper plain net is the darker red
+    assert sum(to_rgb(lines["plain-56 norm=batch"].get_color())) < sum(
+        to_rgb(lines["plain-20 norm=batch"].get_color())
+    )

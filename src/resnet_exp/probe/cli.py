@@ -68,6 +68,7 @@ def probe_batch(spec, size: int, seed: int):
 
 def run_probe(cfg, overrides: list[str], out_dir: Path) -> dict:
     from resnet_exp.build import build_model
+    from resnet_exp.palette import block_colour
     from resnet_exp.probe.figures import per_layer, save
     from resnet_exp.probe.signals import layer_stats
 
@@ -105,7 +106,8 @@ def run_probe(cfg, overrides: list[str], out_dir: Path) -> dict:
         "layers": rows,
     }
     (out_dir / "probe.json").write_text(json.dumps(summary, indent=2) + "\n")
-    save(per_layer({label: rows}, f"{label}, {subject}"), out_dir / "probe.png")
+    styles = {label: {"color": block_colour(m.block)}}
+    save(per_layer({label: rows}, f"{label}, {subject}", styles), out_dir / "probe.png")
     return summary
 
 

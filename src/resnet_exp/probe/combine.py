@@ -3,23 +3,60 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 
 
+def describe(nets: dict[str, dict]) -> tuple[dict[str, str], str]:
+    """Short labels for the probes (`plain-20`, plus whatever else differs, e.g. `norm=none`)
+    and the settings they share, from each probe.json's `net`."""
+    keys = sorted({k for net in nets.values() for k in net} - {"block", "depth"})
+    differs = [k for k in keys if len({str(n.get(k)) for n in nets.values()}) > 1]
+    labels = {}
+    for folder, net in nets.items():
+        extra = " ".join(f"{k}={net.get(k)}" for k in differs)
+        labels[folder] = f"{net.get('block')}-{net.get('depth')}" + (f" {extra}" if extra else "")
+    shared = ", ".join(
+        f"{k}={next(iter(nets.values())).get(k)}"
+        for k in ("init", "norm", "activation", "shortcut", "width")
+        if k in keys and k not in differs
+    )
+    return labels, shared
+
+
 def combine(sweep_dir: Path) -> Path | None:
-    """Read every probe.csv under `sweep_dir` and draw them together into probes.png."""
+    """Read every probe under `sweep_dir` and draw them together into probes.png."""
+    from resnet_exp.palette import depth_shade
     from resnet_exp.probe.figures import per_layer, save
 
-    lines = {}
+    rows, nets, subjects = {}, {}, set()
     for path in sorted(sweep_dir.glob("*/probe.csv")):
         with path.open() as fh:
-            lines[path.parent.name] = list(csv.DictReader(fh))
-    if len(lines) < 2:
+            rows[path.parent.name] = list(csv.DictReader(fh))
+        meta = path.parent / "probe.json"
+        doc = json.loads(meta.read_text()) if meta.is_file() else {}
+        nets[path.parent.name] = doc.get("net", {"block": path.parent.name, "depth": 0})
+        subjects.add(doc.get("subject", "?"))
+    if len(rows) < 2:
         return None
-    return save(per_layer(lines, f"{len(lines)} probes in {sweep_dir}"), sweep_dir / "probes.png")
+    labels, shared = describe(nets)
+    depths = [int(n.get("depth", 0)) for n in nets.values()]
+    variants = sorted({labels[f].partition(" ")[2] for f in rows})
+    dashes = ["-", "--", ":", "-."]
+    lines, styles = {}, {}
+    for folder in sorted(rows, key=lambda f: (nets[f].get("block", ""), nets[f].get("depth", 0))):
+        net, label = nets[folder], labels[folder]
+        lines[label] = rows[folder]
+        styles[label] = {
+            "color": depth_shade(str(net.get("block")), int(net.get("depth", 0)), depths),
+            "ls": dashes[variants.index(label.partition(" ")[2]) % len(dashes)],
+        }
+    subject = ", ".join(sorted(subjects))
+    title = f"Signals per layer ({subject}): {len(rows)} nets" + (f"; {shared}" if shared else "")
+    return save(per_layer(lines, title, styles), sweep_dir / "probes.png")
 
 
 class CombineProbes(Callback):

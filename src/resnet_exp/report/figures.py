@@ -9,20 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from resnet_exp.palette import block_colour, depth_shade
+
 from .collect import Cell, Curve, block_rank, mean_std
-
-# Fixed colours per block for the error-vs-depth plot.
-_BLOCK_COLOURS = {"plain": "tab:red", "residual": "tab:blue"}
-
-
-def depth_colours(depths: list[int]) -> dict[int, tuple]:
-    """One colour per depth, the same in every panel (the paper's legend reads across panels)."""
-    palette = colormaps["tab10"]
-    return {d: palette(i % 10) for i, d in enumerate(sorted(set(depths)))}
 
 
 def mean_curve(curves: list[Curve]) -> tuple[np.ndarray, np.ndarray]:
@@ -65,10 +57,11 @@ def headline(what: str, cells: list[Cell], setting: str) -> str:
 
 
 def figure6(cells: list[Cell], setting: str = "") -> Figure:
-    """One panel per block type, one colour per depth; dashed = training, bold = test error
-    (with a marker at every evaluation, so that a run evaluated once still shows its point)."""
+    """One panel per block type, the block's colour shaded by depth (darker = deeper); dashed =
+    training, bold = test error (a marker at every evaluation, so that a run evaluated once
+    still shows its point)."""
     blocks = _blocks(cells)
-    colours = depth_colours([c.depth for c in cells])
+    depths = [c.depth for c in cells]
     max_step = max(
         (s for c in cells for r in c.runs for s, _ in r.train_curve + r.test_curve), default=0
     )
@@ -83,7 +76,7 @@ def figure6(cells: list[Cell], setting: str = "") -> Figure:
             # Completed seeds make the curve; a cell with none still shows its partial runs.
             runs = cell.completed or cell.runs
             label = cell.label if cell.completed else f"{cell.label} (incomplete)"
-            colour = colours[cell.depth]
+            colour = depth_shade(block, cell.depth, depths)
             xs, ys = mean_curve([r.train_curve for r in runs])
             if xs.size:
                 drew_train = True
@@ -133,7 +126,7 @@ def error_vs_depth(cells: list[Cell], setting: str = "") -> Figure:
     ):
         any_hollow = False
         for block in _blocks(cells):
-            colour = _BLOCK_COLOURS.get(block, f"C{2 + block_rank(block)[0]}")
+            colour = block_colour(block)
             xs, means, stds = [], [], []
             for cell in (c for c in cells if c.block == block):
                 stats = mean_std([v for r in cell.completed if (v := getattr(r, attr)) is not None])
