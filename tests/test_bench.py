@@ -213,3 +213,69 @@ def test_figure6_is_recognised() -> None:
     assert not is_figure6(
         parse_settings(["--block", "residual,plain", "--depths", "20,32,44,56", "--width", "8"])
     )
+
+
+def test_rows_print_as_measured_and_ctrl_c_keeps_them(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Issue 25.7: the bench printed nothing until the end and threw its finished measurements
+    away on Ctrl-C. Each row is printed when taken; Ctrl-C keeps them (table, JSON) and exits 130."""
+    import resnet_exp.bench.cli as bench_cli
+
+    real = bench_cli.measure
+    calls = {"n": 0}
+
+    def measure_then_stop(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bench_cli, "measure", measure_then_stop)
+    out = tmp_path / "bench.json"
+    assert main([*TINY, "--threads", "1", "--json", str(out)]) == 130
+    printed = capsys.readouterr()
+    assert "residual-8-w4 resnet-exp: " in printed.out and "images/s" in printed.out
+    assert "interrupted: 1 of 2 measurements kept" in printed.err
+    data = json.loads(out.read_text())
+    assert data["interrupted"] is True and [r["path"] for r in data["results"]] == ["resnet-exp"]
+
+
+def test_experiment_measures_a_presets_nets_as_its_sweep_runs_them() -> None:
+    """`--experiment NAME` takes the nets, width, batch, precision, runs at a time and the
+    evaluation schedule from the preset, to project its sweep's time on this machine."""
+    from resnet_exp.bench.settings import parse_settings
+
+    s = parse_settings(["--experiment", "degradation_laptop_fig6"])
+    assert s.depths == (56, 44, 32, 20) and s.blocks == ("plain", "residual")
+    assert (s.width, s.batch_size, s.processes, s.precision) == (8, 64, 2, "auto")
+    assert (s.sweep_iterations, s.eval_every, s.eval_subset) == (6000, 500, 2500)
+    warm = parse_settings(["--experiment", "degradation_laptop_warmup"])
+    assert warm.depths == (56, 20) and warm.precision == "fp32" and warm.eval_subset is None
+    default = parse_settings([])
+    assert (default.depths, default.width, default.sweep_iterations) == ((20, 56), 16, 64000)
+
+
+@pytest.mark.parametrize(
+    "argv, text",
+    [
+        (["--experiment", "degradation_laptop", "--depths", "20"], "sets --depths from the preset"),
+        (["--experiment", "nope"], "no such preset; choose from degradation,"),
+    ],
+)
+def test_experiment_errors_are_one_line(argv: list[str], text: str, capsys) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert text in err and err.strip().count("\n") == 0
+
+
+def test_projection_counts_subset_evaluations() -> None:
+    from resnet_exp.bench.measure import Measurement
+    from resnet_exp.bench.projection import project_run
+
+    m = Measurement(
+        "residual-20", "residual", 20, "resnet-exp", 64, [640.0], 1.0, 1, "kind", 1.0, 3.0, {}
+    )  # 640 images/s: 0.1 s a step at batch 64; a forward pass is a third of a step
+    full = project_run(m, 6000, eval_every=500)  # 12 evaluations of 10k images
+    subset = project_run(m, 6000, eval_every=500, eval_subset=2500)  # 11 x 2500 + 10k
+    assert full.train_s == pytest.approx(600.0)
+    assert full.eval_s == pytest.approx(12 * 10000 / 3 / 640)
+    assert subset.eval_s == pytest.approx((11 * 2500 + 10000) / 3 / 640)

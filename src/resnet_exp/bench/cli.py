@@ -116,16 +116,37 @@ def projection_lines(s: Settings, projection: dict) -> list[str]:
     runs = projection["runs"]
     per_run = ", ".join(f"{r['net']} {fmt_duration(r['total_s'])}" for r in runs)
     how = "one after another" if k == 1 else f"{k} at a time on one device (as measured)"
-    what = (
-        "the paper's Figure-6 sweep (plain and residual x 20/32/44/56)"
-        if is_figure6(s)
-        else f"a sweep of the {len(runs)} measured net(s)"
+    if s.experiment:
+        what = f"the {s.experiment} sweep (one seed)"
+    elif is_figure6(s):
+        what = "the paper's Figure-6 sweep (plain and residual x 20/32/44/56)"
+    else:
+        what = f"a sweep of the {len(runs)} measured net(s)"
+    subset = projection.get("eval_subset")
+    evals = f"test evaluation every {projection['eval_every']}" + (
+        f" (on {subset} images but the last)" if subset else ""
     )
     return [
-        f"projected at {projection['iterations']:,} iterations per run, test evaluation every "
-        f"{projection['eval_every']} estimated from FLOPs: {per_run}",
-        f"{what}, {how}: {fmt_duration(projection['sweep_s'])}",
+        f"projected at {projection['iterations']:,} iterations per run, {evals}, estimated "
+        f"from FLOPs: {per_run}",
+        f"{what}, {how}: {fmt_duration(projection['sweep_s'])} (training and evaluation; "
+        "start-up, data loading and checkpoints not counted)",
     ]
+
+
+def row_line(m: Measurement, other: Measurement | None) -> str:
+    """One measurement as soon as it is taken (the table comes at the end); with the ratio once
+    both paths of the net are measured."""
+    rates = m.window_images_per_s
+    shared = f" x{m.processes}" if m.processes > 1 else ""
+    line = (
+        f"{m.net} {m.path}{shared}: {m.median:,.0f} images/s "
+        f"[{min(rates):,.0f}-{max(rates):,.0f}], {m.ms_per_step:.1f} ms/step"
+    )
+    if other is not None:
+        ours, base = (m, other) if m.path == "resnet-exp" else (other, m)
+        line += f"; resnet-exp / baseline {ours.median / base.median:.2f}x"
+    return line
 
 
 def record(s: Settings, r: Resolved, results: list[Measurement]) -> dict:
@@ -149,7 +170,7 @@ def record(s: Settings, r: Resolved, results: list[Measurement]) -> dict:
         },
         "results": [m.to_json() for m in results],
         "ratios": ratios(results),
-        "projection": project_sweep(results, s.sweep_iterations),
+        "projection": project_sweep(results, s.sweep_iterations, s.eval_every, s.eval_subset),
         "paper_figure6": is_figure6(s),
     }
 
@@ -157,20 +178,32 @@ def record(s: Settings, r: Resolved, results: list[Measurement]) -> dict:
 # --- entry point --------------------------------------------------------------------------------
 
 
-def run_bench(s: Settings, r: Resolved, progress: Console) -> list[Measurement]:
+def run_bench(
+    s: Settings, r: Resolved, progress: Console, out: Console
+) -> tuple[list[Measurement], bool]:
+    """Every measurement, each printed as it is taken; on Ctrl-C the ones finished so far and
+    True (interrupted)."""
     data = synthetic_data(s) if s.processes == 1 else None  # K processes make their own
-    results = []
-    for block in s.blocks:
-        for depth in s.depths:
-            net = Net(block, depth)
-            for path in s.paths:
-                shared = f" x{s.processes}" if s.processes > 1 else ""
-                progress.print(f"measuring {net.name(s.width)} {path}{shared} ...", highlight=False)
-                if s.processes > 1:
-                    results.append(measure_shared(s, net))
-                else:
-                    results.append(measure(s, r, net, path, data))
-    return results
+    results: list[Measurement] = []
+    try:
+        for block in s.blocks:
+            for depth in s.depths:
+                net = Net(block, depth)
+                for path in s.paths:
+                    shared = f" x{s.processes}" if s.processes > 1 else ""
+                    progress.print(
+                        f"measuring {net.name(s.width)} {path}{shared} ...", highlight=False
+                    )
+                    if s.processes > 1:
+                        m = measure_shared(s, net)
+                    else:
+                        m = measure(s, r, net, path, data)
+                    other = next((x for x in results if x.net == m.net and x.path != m.path), None)
+                    results.append(m)
+                    out.print(row_line(m, other), soft_wrap=True)
+    except KeyboardInterrupt:
+        return results, True
+    return results, False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,19 +216,28 @@ def main(argv: list[str] | None = None) -> int:
             torch.set_num_threads(s.threads)
         r = resolve(s, warn=True)
         out.print(header(s, r))
-        results = run_bench(s, r, err)
+        results, interrupted = run_bench(s, r, err, out)
     except SystemExit as e:  # --help
         return int(e.code or 0)
     except UserError as e:
         err.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
         return e.exit_code
-    out.print(results_table(results, ratios(results)))
+    except KeyboardInterrupt:  # before the first measurement: nothing to keep
+        err.print("interrupted; nothing measured yet")
+        return 130
+    planned = len(s.blocks) * len(s.depths) * len(s.paths)
+    if results:
+        out.print(results_table(results, ratios(results)))
     rec = record(s, r, results)
-    if rec["projection"]:
+    rec["interrupted"] = interrupted
+    if rec["projection"] and not interrupted:
         for line in projection_lines(s, rec["projection"]):
             out.print(line, soft_wrap=True)
-    if s.json:
+    if s.json and results:
         path = Path(s.json).expanduser()
         path.write_text(json.dumps(rec, indent=2) + "\n")
         out.print(f"wrote {path}")
+    if interrupted:
+        err.print(f"interrupted: {len(results)} of {planned} measurements kept (above)")
+        return 130
     return 0

@@ -37,28 +37,37 @@ def project_run(
     iterations: int,
     eval_every: int = PAPER_EVAL_EVERY,
     test_size: int = CIFAR_TEST_SIZE,
+    eval_subset: int | None = None,
 ) -> RunProjection:
     step_s = m.ms_per_step / 1000.0
     per_process_images_per_s = m.batch_size / step_s
-    eval_images = evaluations(iterations, eval_every) * test_size
+    n = evaluations(iterations, eval_every)
+    # eval_subset: every evaluation but the last uses that many images; the last uses all.
+    eval_images = test_size + (n - 1) * min(eval_subset or test_size, test_size)
     forward_share = m.forward_flops_per_image / m.train_flops_per_image
     eval_s = eval_images * forward_share / per_process_images_per_s
     return RunProjection(m.net, m.ms_per_step, iterations * step_s, eval_s)
 
 
-def project_sweep(results: list[Measurement], iterations: int) -> dict | None:
+def project_sweep(
+    results: list[Measurement],
+    iterations: int,
+    eval_every: int = PAPER_EVAL_EVERY,
+    eval_subset: int | None = None,
+) -> dict | None:
     """The resnet-exp rows' runs, one after another (K = 1) or K at a time (measured with
     --processes K): sum of run times / K, and never less than the longest run."""
     rows = [m for m in results if m.path == "resnet-exp"]
     if not rows:
         return None
     processes = rows[0].processes
-    runs = [project_run(m, iterations) for m in rows]
+    runs = [project_run(m, iterations, eval_every, CIFAR_TEST_SIZE, eval_subset) for m in rows]
     serial_s = sum(r.total_s for r in runs)
     total_s = max(serial_s / processes, max(r.total_s for r in runs))
     return {
         "iterations": iterations,
-        "eval_every": PAPER_EVAL_EVERY,
+        "eval_every": eval_every,
+        "eval_subset": eval_subset,
         "test_size": CIFAR_TEST_SIZE,
         "processes": processes,
         "nets": [m.net for m in rows],

@@ -49,6 +49,9 @@ class Settings:
     seed: int
     sweep_iterations: int
     json: str | None
+    eval_every: int = 2000  # the projection's evaluations: every eval_every and at the end
+    eval_subset: int | None = None  # images of the intermediate evaluations (None: all 10k)
+    experiment: str | None = None  # the preset whose sweep is projected
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -84,15 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
         "resnet-exp's training step vs a torchvision/DataLoader baseline, on synthetic "
         "CIFAR-shaped data, and the time a paper-scale sweep of the measured nets would take.",
     )
-    p.add_argument("--depths", default="20,56", help="comma-separated depths 6n+2 (default 20,56)")
+    p.add_argument("--depths", default=None, help="comma-separated depths 6n+2 (default 20,56)")
     p.add_argument(
         "--block",
-        default="residual",
+        default=None,
         help=f"comma-separated blocks from {', '.join(BLOCKS)} (default residual)",
     )
     p.add_argument("--shortcut", default="A", choices=SHORTCUTS)
-    p.add_argument("--width", type=int, default=16, help="base filters (default 16)")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--width", type=int, default=None, help="base filters (default 16)")
+    p.add_argument("--batch-size", type=int, default=None, help="(default 128)")
     p.add_argument("--steps", type=int, default=10, help="steps per timed window (default 10)")
     p.add_argument("--windows", type=int, default=5, help="timed windows (default 5)")
     p.add_argument(
@@ -105,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channels-last", default="auto", choices=("auto", "on", "off"))
     p.add_argument(
         "--precision",
-        default="auto",
+        default=None,
         choices=("auto", "fp32", "bf16"),
         help="resnet-exp path only; auto = bf16 on CUDA and on CPUs with AMX or AVX512-BF16, else fp32 (the baseline is always fp32)",
     )
@@ -123,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--processes",
         type=int,
-        default=1,
+        default=None,
         help="run K copies of the resnet-exp path at once on the device and report their sum "
         "(several runs sharing one GPU); implies --only resnet-exp (default 1)",
     )
@@ -138,11 +141,64 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sweep-iterations",
         type=int,
-        default=PAPER_ITERATIONS,
+        default=None,
         help=f"iterations per run for the projected sweep time (default {PAPER_ITERATIONS}, the paper's)",
     )
     p.add_argument("--json", metavar="PATH", default=None, help="also write every number here")
+    p.add_argument(
+        "--experiment",
+        metavar="NAME",
+        default=None,
+        help="measure the nets of a preset (conf/experiment/NAME.yaml) as its sweep runs them "
+        "(width, batch, precision, runs at a time) and project that sweep's time on this machine",
+    )
     return p
+
+
+# Flags that --experiment sets from the preset; giving them too would measure something else.
+PRESET_FLAGS = (
+    "depths",
+    "block",
+    "width",
+    "batch_size",
+    "precision",
+    "processes",
+    "sweep_iterations",
+)
+
+
+def preset_values(name: str) -> dict:
+    """What a preset's sweep trains: its nets, their width/batch/iterations/evaluations and
+    precision, and how many runs its launcher runs at once (composed as `train` composes it)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import MissingConfigException
+    from omegaconf import OmegaConf
+
+    from resnet_exp.build import register_resolvers
+    from resnet_exp.cli import config_dir
+
+    register_resolvers()
+    presets = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
+    if name not in presets:
+        raise UserError(f"--experiment {name}: no such preset; choose from {', '.join(presets)}")
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        try:
+            cfg = compose("train", overrides=[f"experiment={name}"], return_hydra_config=True)
+        except MissingConfigException as e:  # pragma: no cover - the list above guards it
+            raise UserError(f"--experiment {name}: {e}") from None
+    params = OmegaConf.select(cfg, "hydra.sweeper.params", default={}) or {}
+    n_jobs = int(OmegaConf.select(cfg, "hydra.launcher.n_jobs", default=1) or 1)
+    return {
+        "depths": str(params.get("depth", cfg.depth)),
+        "block": str(params.get("block", cfg.block.name)),
+        "width": int(cfg.width),
+        "batch_size": int(cfg.batch_size),
+        "precision": str(cfg.precision),
+        "processes": max(1, n_jobs if n_jobs > 0 else (os.cpu_count() or 1) + 1 + n_jobs),
+        "sweep_iterations": int(cfg.iterations),
+        "eval_every": int(cfg.eval_every),
+        "eval_subset": None if cfg.eval_subset is None else int(cfg.eval_subset),
+    }
 
 
 def parse_depths(text: str) -> tuple[int, ...]:
@@ -173,8 +229,29 @@ def check_positive(**values: int | None) -> None:
             raise UserError(f"--{name.replace('_', '-')}={value} must be at least 1")
 
 
+DEFAULTS = {
+    "depths": "20,56",
+    "block": "residual",
+    "width": 16,
+    "batch_size": 128,
+    "precision": "auto",
+    "processes": 1,
+    "sweep_iterations": PAPER_ITERATIONS,
+    "eval_every": PAPER_EVAL_EVERY,
+    "eval_subset": None,
+}
+
+
 def parse_settings(argv: list[str]) -> Settings:
     a = build_parser().parse_args(argv)
+    given = [f for f in PRESET_FLAGS if getattr(a, f) is not None]
+    if a.experiment is not None and given:
+        flags = ", ".join("--" + f.replace("_", "-") for f in given)
+        raise UserError(f"--experiment {a.experiment} sets {flags} from the preset; drop them")
+    values = preset_values(a.experiment) if a.experiment is not None else {}
+    for key, default in DEFAULTS.items():
+        if getattr(a, key, None) is None:
+            setattr(a, key, values.get(key, default))
     check_positive(
         width=a.width,
         batch_size=a.batch_size,
@@ -221,6 +298,9 @@ def parse_settings(argv: list[str]) -> Settings:
         seed=a.seed,
         sweep_iterations=a.sweep_iterations,
         json=a.json,
+        eval_every=a.eval_every,
+        eval_subset=a.eval_subset,
+        experiment=a.experiment,
     )
 
 
