@@ -65,8 +65,8 @@ sweep-cpu-long: setup             ## all four depths at 12000 iterations (~2.5 h
 	$(BIN)/resnet-exp train -m experiment=degradation_cpu_long progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_cpu_long
 
-report: setup                     ## report on a sweep: make report SWEEP=outputs/sweeps/NAME
-	$(BIN)/resnet-exp report $(or $(SWEEP),outputs/sweeps/degradation_laptop)
+report: setup                     ## report on a sweep (default: the flagship's, what make sweep-cpu writes): make report SWEEP=outputs/sweeps/NAME
+	$(BIN)/resnet-exp report $(or $(SWEEP),outputs/sweeps/degradation_laptop_warmup)
 
 tensorboard: setup
 	$(BIN)/tensorboard --logdir outputs

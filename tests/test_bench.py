@@ -279,3 +279,23 @@ def test_projection_counts_subset_evaluations() -> None:
     assert full.train_s == pytest.approx(600.0)
     assert full.eval_s == pytest.approx(12 * 10000 / 3 / 640)
     assert subset.eval_s == pytest.approx((11 * 2500 + 10000) / 3 / 640)
+
+
+def test_sweep_projection_follows_the_launchers_schedule() -> None:
+    """Runs start in the sweep's order, each on the first worker to come free (joblib)."""
+    from resnet_exp.bench.cli import job_order
+    from resnet_exp.bench.projection import schedule
+    from resnet_exp.bench.settings import parse_settings
+
+    # Two workers: 10 and 12 start together; 4 follows 10 (ends 14), 5 follows 12 (ends 17).
+    assert schedule([10.0, 12.0, 4.0, 5.0], 2) == 17.0
+    assert schedule([10.0, 12.0, 4.0, 5.0], 1) == 31.0
+    fig6 = parse_settings(["--experiment", "degradation_laptop_fig6"])  # depth listed first
+    assert job_order(fig6)[:3] == ["plain-56-w8", "residual-56-w8", "plain-44-w8"]
+    long_ends = parse_settings(["--experiment", "degradation_laptop_long"])  # block first
+    assert job_order(long_ends) == [
+        "plain-56-w8",
+        "plain-20-w8",
+        "residual-56-w8",
+        "residual-20-w8",
+    ]

@@ -255,7 +255,7 @@ def test_tiny_sweep_then_report(tmp_path: Path) -> None:
     sweep = tmp_path / "outputs" / "sweeps" / "fig6"
     names = sorted(p.parent.name for p in sweep.rglob("summary.json"))
     assert [n.split("_")[0] for n in names] == ["plain-14", "plain-8", "residual-14", "residual-8"]
-    rep = run_cli(["report", str(sweep)], tmp_path)
+    rep = run_cli(["report", str(sweep), "--tensorboard"], tmp_path)
     assert rep.returncode == 0, rep.stderr
     out = sweep / "report"
     for f in (

@@ -85,6 +85,9 @@ def test_milestones_scale_with_iterations_unless_set() -> None:
     assert spec_from_config(compose_train(["iterations=1000"])).optim.milestones == (500, 750)
     spec = spec_from_config(compose_train(["iterations=1000", "optim.milestones=[100,900]"]))
     assert spec.optim.milestones == (100, 900)
+    # Issue 25.8: iterations=2 warned about a default drop at iteration 2 that nobody set; a
+    # default drop that could never happen is left out instead.
+    assert milestones_for(2, None) == (1,) and milestones_for(1, None) == ()
 
 
 def test_resnet110_warms_up_by_default() -> None:

@@ -106,12 +106,16 @@ def write_image_folder(
 
 
 def test_image_folder_decodes_sorted_classes_and_caches(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from PIL import Image
 
     write_image_folder(tmp_path / "ds")
-    ds = load_image_folder(tmp_path / "ds", cache_dir=tmp_path / "cache")
+    with caplog.at_level("INFO", logger="resnet_exp"):
+        ds = load_image_folder(tmp_path / "ds", cache_dir=tmp_path / "cache")
+    # A cold cache says what it is doing (issue 25.8: a blank terminal for 15-20 s).
+    assert f"decoding 18 images (once: cached in {tmp_path / 'cache'}" in caplog.text
+    caplog.clear()
     assert ds.classes == ["airplane", "cat", "dog"]  # ImageFolder order: sorted class names
     assert ds.train_x.shape == (9, 3, 32, 32) and ds.test_x.shape == (9, 3, 32, 32)
     assert ds.train_y.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
@@ -124,7 +128,9 @@ def test_image_folder_decodes_sorted_classes_and_caches(
         raise AssertionError("decoded again instead of using the cache")
 
     monkeypatch.setattr(sources, "_decode", no_decoding)
-    again = load_image_folder(tmp_path / "ds", cache_dir=tmp_path / "cache")
+    with caplog.at_level("INFO", logger="resnet_exp"):
+        again = load_image_folder(tmp_path / "ds", cache_dir=tmp_path / "cache")
+    assert "decoding" not in caplog.text  # a warm cache is silent
     assert torch.equal(again.train_x, ds.train_x)
     assert again.name == ds.name  # the fingerprint came back with the cache
 

@@ -184,6 +184,11 @@ def test_tensorboard_images_written(tmp_path: Path, capsys) -> None:
     make_run(tmp_path, "residual", 20, 0, 0.1)
     code, _, err = run_cli(capsys, str(tmp_path), "--formats", "png")
     assert code == 0, err
+    # Off by default (issue 25.8: `tensorboard --logdir outputs` listed it as a run) ...
+    assert not (tmp_path / "report" / "tensorboard").exists()
+    # ... and there on request.
+    code, _, err = run_cli(capsys, str(tmp_path), "--formats", "png", "--tensorboard")
+    assert code == 0, err
     events = list((tmp_path / "report" / "tensorboard").glob("events.out.tfevents.*"))
     assert len(events) == 1
     data = events[0].read_bytes()
@@ -245,7 +250,7 @@ def test_data_root_reads_path_recorded_runs_by_content(
         capsys, str(tmp_path / "runs"), "--no-tensorboard", "--data-root", str(images)
     )
     assert code == 0, err
-    assert f"1 run(s) that recorded their images by the path {images} are read as {new_name}" in err
+    assert f"1 run that recorded their images by the path {images} is read as {new_name}" in err
     assert (
         read_csv(tmp_path / "runs" / "report" / "table.csv")[(20, "plain")]["seeds_completed"]
         == "2"

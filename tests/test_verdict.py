@@ -301,3 +301,21 @@ def test_a_running_run_is_described_by_how_far_its_curve_got(tmp_path: Path) -> 
     (run / "summary.json").write_text(json.dumps(summary))
     v = verdict_of(tmp_path)
     assert "not included: residual-44 s0 still running (at iteration 300 of 400)" in v.to_text()
+
+
+def test_the_test_error_sentence_reads_as_a_sentence(tmp_path: Path) -> None:
+    """Issue 25.8: `..., one seed cannot tell noise from effect: lower at depth 56 NOT in the
+    seed mean, inconclusive by the test.` and `1 runs` in the dataset line."""
+    from resnet_exp.report.collect import find_run_dirs, group_cells, load_runs
+    from resnet_exp.report.verdict import judge
+
+    make_run(tmp_path, "residual", 20, 0, 0.26, test_error=0.255)
+    make_run(tmp_path, "residual", 56, 0, 0.255, test_error=0.257)
+    runs, _ = load_runs(find_run_dirs(tmp_path))
+    text = "\n".join(judge(group_cells(runs)).lines)
+    line = next(x for x in text.splitlines() if x.startswith("Residual test error"))
+    assert line == (
+        "Residual test error residual-20 -> residual-56: 25.5% -> 25.7%, higher at depth 56 "
+        "(+0.2 points, resting on 1 seed vs 1 seed: one seed cannot tell noise from effect)."
+    )
+    assert "NOT in the seed mean" not in text and " 2 runs in 2 (block, depth) cells" in text

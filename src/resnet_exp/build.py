@@ -140,7 +140,11 @@ def _flag(value: Any, key: str) -> bool | None:
 def milestones_for(iterations: int, milestones: Any) -> tuple[int, ...]:
     """The paper drops lr at 32k and 48k of 64k: 50% and 75%, scaled to `iterations` by default."""
     if milestones is None:
-        return (round(iterations * 0.5), round(iterations * 0.75))
+        # A default drop at or after the last iteration (iterations <= 2) would never happen:
+        # leave it out instead of warning about a milestone the user never set.
+        return tuple(
+            m for m in (round(iterations * 0.5), round(iterations * 0.75)) if m < iterations
+        )
     if not isinstance(milestones, list):
         raise UserError(
             f"optim.milestones={milestones} must be a list of iterations, e.g. optim.milestones=[32000,48000]"

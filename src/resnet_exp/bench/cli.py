@@ -115,7 +115,11 @@ def projection_lines(s: Settings, projection: dict) -> list[str]:
     k = projection["processes"]
     runs = projection["runs"]
     per_run = ", ".join(f"{r['net']} {fmt_duration(r['total_s'])}" for r in runs)
-    how = "one after another" if k == 1 else f"{k} at a time on one device (as measured)"
+    how = (
+        "one after another"
+        if k == 1
+        else f"{k} at a time on one device (as measured), each run on the first free worker"
+    )
     if s.experiment:
         what = f"the {s.experiment} sweep (one seed)"
     elif is_figure6(s):
@@ -149,6 +153,16 @@ def row_line(m: Measurement, other: Measurement | None) -> str:
     return line
 
 
+def job_order(s: Settings) -> list[str]:
+    """The sweep's runs in the order its launcher starts them (the preset's first key outer)."""
+    pairs = (
+        [(b, d) for d in s.depths for b in s.blocks]
+        if s.outer == "depth"
+        else [(b, d) for b in s.blocks for d in s.depths]
+    )
+    return [Net(b, d).name(s.width) for b, d in pairs]
+
+
 def record(s: Settings, r: Resolved, results: list[Measurement]) -> dict:
     return {
         "schema": JSON_SCHEMA,
@@ -170,7 +184,9 @@ def record(s: Settings, r: Resolved, results: list[Measurement]) -> dict:
         },
         "results": [m.to_json() for m in results],
         "ratios": ratios(results),
-        "projection": project_sweep(results, s.sweep_iterations, s.eval_every, s.eval_subset),
+        "projection": project_sweep(
+            results, s.sweep_iterations, s.eval_every, s.eval_subset, job_order(s)
+        ),
         "paper_figure6": is_figure6(s),
     }
 

@@ -49,21 +49,35 @@ def project_run(
     return RunProjection(m.net, m.ms_per_step, iterations * step_s, eval_s)
 
 
+def schedule(durations: list[float], workers: int) -> float:
+    """When the last of the runs ends, started in order, each on the first worker to come free
+    (what Hydra's joblib launcher does with its n_jobs workers)."""
+    free = [0.0] * max(1, workers)
+    for d in durations:
+        i = free.index(min(free))
+        free[i] += d
+    return max(free)
+
+
 def project_sweep(
     results: list[Measurement],
     iterations: int,
     eval_every: int = PAPER_EVAL_EVERY,
     eval_subset: int | None = None,
+    order: list[str] | None = None,
 ) -> dict | None:
     """The resnet-exp rows' runs, one after another (K = 1) or K at a time (measured with
-    --processes K): sum of run times / K, and never less than the longest run."""
+    --processes K), in the sweep's job order (`order`: net names; default as measured), each
+    run starting on the first of the K workers to come free."""
     rows = [m for m in results if m.path == "resnet-exp"]
     if not rows:
         return None
+    if order:
+        rank = {name: i for i, name in enumerate(order)}
+        rows = sorted(rows, key=lambda m: rank.get(m.net, len(rank)))
     processes = rows[0].processes
     runs = [project_run(m, iterations, eval_every, CIFAR_TEST_SIZE, eval_subset) for m in rows]
-    serial_s = sum(r.total_s for r in runs)
-    total_s = max(serial_s / processes, max(r.total_s for r in runs))
+    total_s = schedule([r.total_s for r in runs], processes)
     return {
         "iterations": iterations,
         "eval_every": eval_every,

@@ -52,6 +52,7 @@ class Settings:
     eval_every: int = 2000  # the projection's evaluations: every eval_every and at the end
     eval_subset: int | None = None  # images of the intermediate evaluations (None: all 10k)
     experiment: str | None = None  # the preset whose sweep is projected
+    outer: str = "block"  # the sweep's job order: "block" (all depths of a block first) or "depth"
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -187,6 +188,8 @@ def preset_values(name: str) -> dict:
         except MissingConfigException as e:  # pragma: no cover - the list above guards it
             raise UserError(f"--experiment {name}: {e}") from None
     params = OmegaConf.select(cfg, "hydra.sweeper.params", default={}) or {}
+    # Hydra's sweeper runs the jobs with the first listed key outermost.
+    swept = [k for k in params if k in ("depth", "block")]
     n_jobs = int(OmegaConf.select(cfg, "hydra.launcher.n_jobs", default=1) or 1)
     return {
         "depths": str(params.get("depth", cfg.depth)),
@@ -198,6 +201,7 @@ def preset_values(name: str) -> dict:
         "sweep_iterations": int(cfg.iterations),
         "eval_every": int(cfg.eval_every),
         "eval_subset": None if cfg.eval_subset is None else int(cfg.eval_subset),
+        "outer": swept[0] if swept else "block",
     }
 
 
@@ -239,6 +243,7 @@ DEFAULTS = {
     "sweep_iterations": PAPER_ITERATIONS,
     "eval_every": PAPER_EVAL_EVERY,
     "eval_subset": None,
+    "outer": "block",
 }
 
 
@@ -301,6 +306,7 @@ def parse_settings(argv: list[str]) -> Settings:
         eval_every=a.eval_every,
         eval_subset=a.eval_subset,
         experiment=a.experiment,
+        outer=a.outer,
     )
 
 

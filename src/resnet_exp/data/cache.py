@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+log = logging.getLogger("resnet_exp")
 
 
 def default_cache_dir() -> Path:
@@ -40,6 +43,9 @@ def cached(
             return torch.load(path, weights_only=True)
         except Exception:
             pass
+    # A cold cache takes seconds per 10k images (15-20 s for CIFAR-10's 60k JPEGs on 2 cores):
+    # say so, or the terminal stays blank while it happens.
+    log.info("decoding %d images (once: cached in %s for later runs) ...", len(files), folder)
     arrays = decode()
     try:
         folder.mkdir(parents=True, exist_ok=True)

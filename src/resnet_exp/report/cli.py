@@ -1,4 +1,4 @@
-"""`resnet-exp report PATH... [--out DIR] [--no-tensorboard] [--formats png,svg]`."""
+"""`resnet-exp report PATH... [--out DIR] [--tensorboard] [--formats png,svg]`."""
 
 from __future__ import annotations
 
@@ -46,8 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="run, sweep or parent directory")
     p.add_argument("--out", metavar="DIR", help="output directory (default: <first PATH>/report)")
     p.add_argument(
-        "--no-tensorboard", action="store_true", help="do not write the figures for TensorBoard"
+        "--tensorboard",
+        action="store_true",
+        help="also write the figures, table and verdict as a TensorBoard run (<out>/tensorboard;"
+        " off by default: `tensorboard --logdir outputs` would list it among the training runs)",
     )
+    # The default before the report's TensorBoard output became opt-in; still accepted.
+    p.add_argument("--no-tensorboard", action="store_true", help=argparse.SUPPRESS)
     p.add_argument(
         "--data-root",
         metavar="PATH",
@@ -160,7 +165,8 @@ def run_report(argv: list[str] | None, console: Console) -> int:
         verdicts.append(verdict)
         written += [where / "table.md", where / "table.csv", where / "verdict.md"]
         setting = g.label if len(groups) > 1 else ""
-        written += figures_for(cells, where, formats, verdict, args.no_tensorboard, setting)
+        tensorboard = args.tensorboard and not args.no_tensorboard
+        written += figures_for(cells, where, formats, verdict, tensorboard, setting)
 
     document = {
         "schema": 1,
@@ -196,9 +202,17 @@ def relabel_old_runs(runs: list, root: Path) -> None:
 
     name = load_image_folder(root).name  # decoded once, then cached
     changed = relabel_path_dataset(runs, root, name)
+    if not changed:
+        print(
+            f"{PROG}: note: --data-root {root}: no run here recorded its images by that path; "
+            "nothing relabelled",
+            file=sys.stderr,
+        )
+        return
+    n = len(changed)
     print(
-        f"{PROG}: note: {len(changed)} run(s) that recorded their images by the path {root} "
-        f"are read as {name}, the images now there",
+        f"{PROG}: note: {n} run{'' if n == 1 else 's'} that recorded their images by the path "
+        f"{root} {'is' if n == 1 else 'are'} read as {name}, the images now there",
         file=sys.stderr,
     )
 
@@ -240,7 +254,7 @@ def figures_for(
     out: Path,
     formats: list[str],
     verdict: Verdict,
-    no_tensorboard: bool,
+    tensorboard: bool,
     setting: str = "",
 ) -> list[Path]:
     """Figures last: the table and verdict are the essentials and should exist even if plotting
@@ -249,7 +263,7 @@ def figures_for(
 
     figures = build_figures(cells, setting)
     written = save_figures(figures, out, formats)
-    if not no_tensorboard:
+    if tensorboard:
         from .tb import write_tensorboard
 
         texts = {"table": to_markdown(build_rows(cells)), "verdict": verdict.to_markdown()}

@@ -323,6 +323,22 @@ def pair_sentence(c: Comparison) -> str:
     )
 
 
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
+def test_sentence(c: Comparison) -> str:
+    """Residual test error from the shallowest to the deepest net: which way the seed mean
+    moved, then what the test says (or why one seed cannot say)."""
+    mb, ma = c.result.mean_b, c.result.mean_a
+    depth = c.b.split("-")[-1]
+    way = "lower" if mb < ma else "higher" if mb > ma else "unchanged"
+    text = f"Residual test error {c.a} -> {c.b}: {_pct(ma)} -> {_pct(mb)}, {way} at depth {depth}"
+    if c.result.one_seed:
+        return f"{text} ({c.evidence()})."
+    return f"{text} in the seed mean; by the test, {c.conclusion} ({c.evidence()})."
+
+
 def headline(v: Verdict) -> str:
     plain, residual = v.plain, v.residual
     pc = plain.conclusion if plain else INCONCLUSIVE
@@ -381,19 +397,14 @@ def judge(
     )
     v.lines.append(headline(v))
     v.lines.append(
-        f"Dataset: {dataset or 'unknown'}; {len(runs)} runs in {len(cells)} (block, depth) cells, "
+        f"Dataset: {dataset or 'unknown'}; {_count(len(runs), 'run')} in "
+        f"{_count(len(cells), '(block, depth) cell')}, "
         f"{n_done} completed ({per_cell}). Training error: {WINDOW_TEXT}. Test: {TEST_NAME}."
     )
     v.lines.append(half_sentence(halves["plain_degrades"], "plain"))
     v.lines.append(half_sentence(res, "residual"))
     if test_cmp is not None:
-        mb, ma = test_cmp.result.mean_b, test_cmp.result.mean_a
-        v.lines.append(
-            f"Residual test error {test_cmp.a} -> {test_cmp.b}: {_pct(ma)} -> {_pct(mb)}, "
-            f"{test_cmp.evidence()}: lower at depth {test_cmp.b.split('-')[-1]} "
-            f"{'in the seed mean' if mb < ma else 'NOT in the seed mean'}, "
-            f"{test_cmp.conclusion} by the test."
-        )
+        v.lines.append(test_sentence(test_cmp))
     if pairs:
         v.lines += [pair_sentence(c) for c in pairs]
     else:
