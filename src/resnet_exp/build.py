@@ -143,7 +143,7 @@ def milestones_for(iterations: int, milestones: Any) -> tuple[int, ...]:
         # A default drop at or after the last iteration (iterations <= 2) would never happen:
         # leave it out instead of warning about a milestone the user never set.
         return tuple(
-            m for m in (round(iterations * 0.5), round(iterations * 0.75)) if m < iterations
+            m for m in (round(iterations * 0.5), round(iterations * 0.75)) if 0 < m < iterations
         )
     if not isinstance(milestones, list):
         raise UserError(
