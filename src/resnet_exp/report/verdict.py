@@ -336,7 +336,7 @@ def test_sentence(c: Comparison) -> str:
     text = f"Residual test error {c.a} -> {c.b}: {_pct(ma)} -> {_pct(mb)}, {way} at depth {depth}"
     if c.result.one_seed:
         return f"{text} ({c.evidence()})."
-    return f"{text} in the seed mean; by the test, {c.conclusion} ({c.evidence()})."
+    return f"{text} in the seed mean; by the test, {c.conclusion}: {c.evidence()}."
 
 
 def headline(v: Verdict) -> str:

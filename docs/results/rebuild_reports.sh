@@ -1,0 +1,20 @@
+#!/bin/bash
+# Rebuild every committed report under docs/results from its committed runs (seconds each):
+# tables, figures, verdicts and report-output.txt. Run from the repository root, with the
+# CIFAR-10 JPEG folder at ../shared/data/cifar10-jpeg (--data-root reads the old runs that
+# recorded their images by that path) or DATA=PATH. The verdicts must come out as committed
+# unless the report's code changed; `git diff docs/results` shows what did.
+set -euo pipefail
+X=${RESNET_EXP:-resnet-exp}
+DATA=${DATA:-../shared/data/cifar10-jpeg}
+R=docs/results
+rep() { local out=$1; shift; $X report "$@" --out "$out" > "$out/report-output.txt" 2>&1; echo "rebuilt $out"; }
+rep $R/degradation_cpu $R/degradation_cpu/runs --data-root "$DATA"
+rep $R/degradation_cpu_long $R/degradation_cpu_long/runs $R/laptop_trials/runs/trial_long12k --data-root "$DATA"
+rep $R/degradation_laptop $R/degradation_laptop/runs --data-root "$DATA"
+rep $R/degradation_laptop_long $R/degradation_laptop_long/runs $R/degradation_cpu_long/runs/plain-{20,56}_* \
+    $R/laptop_trials/runs/trial_long12k/residual-{20,56}_* --data-root "$DATA"
+rep $R/degradation_laptop_warmup $R/degradation_laptop_warmup/runs --data-root "$DATA"
+rep $R/degradation_laptop_fig6 $R/degradation_laptop_fig6/runs
+mkdir -p $R/laptop_trials/report
+rep $R/laptop_trials/report $R/laptop_trials/runs --data-root "$DATA"
