@@ -286,3 +286,36 @@ def test_combined_probe_figure_names_nets_not_folders(tmp_path: Path) -> None:
     assert sum(to_rgb(lines["plain-56 norm=batch"].get_color())) < sum(
         to_rgb(lines["plain-20 norm=batch"].get_color())
     )
+
+
+def test_one_net_in_several_variants_gets_a_colour_per_variant(tmp_path: Path) -> None:
+    """plain-56 under three initializers: the block's hue alone would draw them all alike."""
+    from matplotlib.colors import to_hex
+
+    import resnet_exp.probe.figures as figures
+    from resnet_exp.probe import combine
+
+    sweep = tmp_path / "sweep"
+    for init in ("kaiming_normal", "orthogonal", "xavier_normal"):
+        d = sweep / f"plain-56_{init}"
+        d.mkdir(parents=True)
+        (d / "probe.csv").write_text(
+            "index,response_std,grad_norm,weight_grad_norm\n0,1,1,1\n1,1,0.5,1\n"
+        )
+        net = {"block": "plain", "depth": 56, "init": init}
+        (d / "probe.json").write_text(
+            json.dumps({"net": net, "subject": f"outputs/sweeps/x/{d.name} at iteration 6000"})
+        )
+    drawn = {}
+    original = figures.save
+    figures.save = lambda fig, path: drawn.setdefault("fig", fig)
+    try:
+        combine.combine(sweep)
+    finally:
+        figures.save = original
+    fig = drawn["fig"]
+    colours = {to_hex(ln.get_color()) for ln in fig.axes[0].get_lines()}
+    assert len(colours) == 3
+    assert fig._suptitle.get_text().startswith(
+        "Signals per layer (trained, iteration 6000): 3 nets"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,13 @@ def describe(nets: dict[str, dict]) -> tuple[dict[str, str], str]:
     return labels, shared
 
 
+def _short_subject(subject: str) -> str:
+    """`outputs/sweeps/x/plain-56_... at iteration 6000` -> `trained, iteration 6000` (the
+    folders are in the legend's nets already; a title of paths runs off the figure)."""
+    m = re.search(r"at iteration (\d+)", subject)
+    return f"trained, iteration {m[1]}" if m else subject
+
+
 def combine(sweep_dir: Path) -> Path | None:
     """Read every probe under `sweep_dir` and draw them together into probes.png."""
     from resnet_exp.palette import depth_shade
@@ -45,16 +53,23 @@ def combine(sweep_dir: Path) -> Path | None:
     labels, shared = describe(nets)
     depths = [int(n.get("depth", 0)) for n in nets.values()]
     variants = sorted({labels[f].partition(" ")[2] for f in rows})
+    one_net = len({(n.get("block"), n.get("depth")) for n in nets.values()}) == 1
     dashes = ["-", "--", ":", "-."]
     lines, styles = {}, {}
     for folder in sorted(rows, key=lambda f: (nets[f].get("block", ""), nets[f].get("depth", 0))):
         net, label = nets[folder], labels[folder]
         lines[label] = rows[folder]
-        styles[label] = {
-            "color": depth_shade(str(net.get("block")), int(net.get("depth", 0)), depths),
-            "ls": dashes[variants.index(label.partition(" ")[2]) % len(dashes)],
-        }
-    subject = ", ".join(sorted(subjects))
+        v = variants.index(label.partition(" ")[2])
+        if one_net:
+            # One net in several variants (init, norm, ...): the variants need colours of their
+            # own; the block's hue would make them all one colour.
+            styles[label] = {"color": f"C{v % 10}"}
+        else:
+            styles[label] = {
+                "color": depth_shade(str(net.get("block")), int(net.get("depth", 0)), depths),
+                "ls": dashes[v % len(dashes)],
+            }
+    subject = ", ".join(sorted({_short_subject(x) for x in subjects}))
     title = f"Signals per layer ({subject}): {len(rows)} nets" + (f"; {shared}" if shared else "")
     return save(per_layer(lines, title, styles), sweep_dir / "probes.png")
 
