@@ -239,3 +239,72 @@ def test_default_blocks_are_the_papers_and_keep_their_state_dict_keys() -> None:
 def test_zero_residual_needs_batchnorm() -> None:
     with pytest.raises(UserError, match="needs BatchNorm"):
         build_net(20, "residual", norm="none", zero_residual=True, seed=0)
+
+
+# --- pre-activation blocks (He et al. 2016) ------------------------------------------------------
+
+
+def preact_params(depth: int, width: int = 16, classes: int = 10, shortcut: str = "A") -> int:
+    """Hand count: stem conv (no BN after it); per block BN(in) + conv(in->out) + BN(out) +
+    conv(out->out); option B adds a bare 1x1 conv where the shape changes; a final BN; the FC."""
+    n = (depth - 2) // 6
+    widths = [width, 2 * width, 4 * width]
+    total = 3 * 9 * width
+    c = width
+    for out in widths:
+        for _ in range(n):
+            total += 2 * c + 9 * c * out + 2 * out + 9 * out * out
+            if shortcut == "B" and c != out:
+                total += c * out  # 1x1 projection, no BN, no bias
+            c = out
+    return total + 2 * c + c * classes + classes
+
+
+@pytest.mark.parametrize("depth", [8, 20, 56, 110])
+@pytest.mark.parametrize("shortcut", ["A", "B"])
+def test_preact_parameter_counts_match_a_hand_count(depth: int, shortcut: str) -> None:
+    net = CifarNet(depth, "preact", shortcut)
+    assert count_params(net) == preact_params(depth, shortcut=shortcut)
+    if shortcut == "A":
+        # The same convs as the paper's ResNet. The BNs move: none after the stem (-2*16), a
+        # final BN(64) (+2*64), and the first block of stages 2 and 3 normalizes its narrower
+        # input (-2*16, -2*32): the totals come out equal.
+        assert count_params(net) == count_params(CifarNet(depth, "residual"))
+
+
+@pytest.mark.parametrize("shortcut", ["A", "B", "C"])
+def test_preact_forward_shapes_and_training_step(shortcut: str) -> None:
+    net = CifarNet(8, "preact", shortcut, width=4, num_classes=7)
+    out = net(torch.randn(3, 3, 32, 32))
+    assert out.shape == (3, 7)
+    out.sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+
+
+@pytest.mark.parametrize("train_mode", [True, False])
+def test_preact_block_with_zero_last_conv_is_its_shortcut(train_mode: bool) -> None:
+    """Nothing follows the addition: with the branch's last conv at zero the block returns its
+    input exactly (no ReLU after the sum, unlike the paper's residual block)."""
+    from resnet_exp.models.blocks import PreActBlock
+
+    block = PreActBlock(8, 8, 1, make_shortcut("A", 8, 8, 1, preact=True))
+    torch.nn.init.zeros_(block.conv2.weight)
+    block.train(train_mode)
+    x = torch.randn(4, 8, 6, 6)  # any sign: no ReLU on the identity path
+    assert torch.equal(block(x), x)
+    down = PreActBlock(8, 16, 2, make_shortcut("A", 8, 16, 2, preact=True))
+    torch.nn.init.zeros_(down.conv2.weight)
+    assert torch.equal(down(x), make_shortcut("A", 8, 16, 2)(x))
+
+
+def test_preact_projection_reads_the_preactivated_input_without_its_own_bn() -> None:
+    sc = make_shortcut("B", 8, 16, 2, preact=True)
+    assert isinstance(sc, ProjectionShortcut) and isinstance(sc.bn, torch.nn.Identity)
+    assert isinstance(make_shortcut("B", 8, 16, 2).bn, torch.nn.BatchNorm2d)  # residual: kept
+
+
+def test_zero_residual_starts_a_preact_net_as_its_shortcuts() -> None:
+    net = build_net(20, "preact", width=4, zero_residual=True, seed=0)
+    blocks = [b for stage in net.stages for b in stage]
+    assert all(torch.count_nonzero(b.conv2.weight) == 0 for b in blocks)
+    assert all(torch.count_nonzero(b.conv1.weight) > 0 for b in blocks)

@@ -319,3 +319,15 @@ def test_one_net_in_several_variants_gets_a_colour_per_variant(tmp_path: Path) -
     assert fig._suptitle.get_text().startswith(
         "Signals per layer (trained, iteration 6000): 3 nets"
     )
+
+
+def test_probe_of_a_preact_net_takes_every_conv_output() -> None:
+    """Pre-activation blocks normalize a conv's input: the response is each conv's output."""
+    from resnet_exp.models import build_net
+    from resnet_exp.probe.signals import layer_stats
+
+    net = build_net(14, "preact", width=4, seed=0)
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    stats = layer_stats(net, x, y)
+    assert len(stats) == 13 and [s.conv for s in stats[:3]] == ["stem", "conv1", "conv2"]
+    assert all(s.response_std > 0 and s.grad_norm > 0 for s in stats)

@@ -309,3 +309,17 @@ def test_setting_folders_read_like_their_settings() -> None:
         "iterations=200_optim.milestones=100-150"
     )
     assert slug("iterations=12000, optim.lr=0.05") == "iterations=12000_optim.lr=0.05"
+
+
+def test_preact_runs_are_their_own_block_next_to_plain_and_residual(sweep: Path, capsys) -> None:
+    for depth, err in RESIDUAL.items():
+        make_run(sweep, "preact", depth, 0, err - 0.01)
+    code, _, err = run_cli(capsys, str(sweep), "--formats", "png")
+    assert code == 0, err
+    rows = read_csv(sweep / "report" / "table.csv")
+    assert (56, "preact") in rows and float(rows[(56, "preact")]["train_error_pct"]) == 6.0
+    order = [b for (_, b) in rows if _ == 20]
+    assert order == ["plain", "residual", "preact"]
+    # The verdict's two halves are still the paper's plain and residual nets.
+    verdict = (sweep / "report" / "verdict.md").read_text()
+    assert "Residual nets improve with depth" in verdict and "preact" not in verdict.split("\n")[0]

@@ -1,5 +1,5 @@
 """One colour scheme for every figure the product draws: the hue says the block (plain red,
-residual blue), the shade says the depth (darker = deeper). Figure 6's panels, error against
+residual blue, preact green), the shade says the depth (darker = deeper). Figure 6's panels, error against
 depth and the probes' combined figure then read alike; before, colour meant depth in one
 figure and block in the next."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from matplotlib import colormaps
 
-_FAMILIES = {"plain": "Reds", "residual": "Blues"}
-_SPARE = ("Greens", "Purples", "Oranges", "Greys")
+_FAMILIES = {"plain": "Reds", "residual": "Blues", "preact": "Greens"}
+_SPARE = ("Purples", "Oranges", "Greys")
 
 
 def _family(block: str) -> str:

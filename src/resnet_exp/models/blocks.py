@@ -1,4 +1,6 @@
-"""The two building blocks compared in the paper. Both have the same two 3x3 conv layers.
+"""The building blocks: the paper's plain and residual blocks, and the pre-activation residual
+block of He et al. 2016 ("Identity mappings in deep residual networks"). All have the same two
+3x3 conv layers.
 
 `norm` and `activation` exist to measure what BatchNorm and the nonlinearity do (resnet-exp
 probe); the paper's blocks are norm="batch", activation="relu", the defaults.
@@ -84,3 +86,35 @@ class ResidualBlock(nn.Module):
         out = self.act(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         return self.act(out + self.shortcut(x))
+
+
+class PreActBlock(nn.Module):
+    """y = F(x) + shortcut(x), F = BN-ReLU-conv-BN-ReLU-conv (He et al. 2016): nothing after the
+    addition, so the shortcut path from block to block is a pure identity. A projection shortcut
+    (options B/C) reads the pre-activated input, as the block's first conv does; the identity and
+    zero-pad shortcuts read x itself."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int,
+        shortcut: nn.Module,
+        norm: str = "batch",
+        activation: str = "relu",
+        slope: float = 0.01,
+    ) -> None:
+        super().__init__()
+        bias = norm == "none"
+        self.bn1 = norm_layer(norm, in_channels)
+        self.conv1 = conv3x3(in_channels, out_channels, stride, bias)
+        self.bn2 = norm_layer(norm, out_channels)
+        self.conv2 = conv3x3(out_channels, out_channels, bias=bias)
+        self.shortcut = shortcut
+        self.act = activation_layer(activation, slope)
+        self.projects = any(isinstance(m, nn.Conv2d) for m in shortcut.modules())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pre = self.act(self.bn1(x))
+        out = self.conv2(self.act(self.bn2(self.conv1(pre))))
+        return out + self.shortcut(pre if self.projects else x)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from torch import nn
 
 from resnet_exp.errors import UserError
-from resnet_exp.models.blocks import ResidualBlock
+from resnet_exp.models.blocks import PreActBlock, ResidualBlock
 
 # Each takes the weight and the nonlinearity (`relu`, or `leaky_relu` with its slope), so He and
 # orthogonal init use the gain that matches the net's activation.
@@ -66,7 +66,11 @@ def initialize(
                 nn.init.zeros_(m.bias)
     if zero_residual:
         for m in model.modules():
-            if isinstance(m, ResidualBlock):
+            if isinstance(m, PreActBlock):  # its branch ends in a conv: zero it
+                nn.init.zeros_(m.conv2.weight)
+                if m.conv2.bias is not None:
+                    nn.init.zeros_(m.conv2.bias)
+            elif isinstance(m, ResidualBlock):
                 if not isinstance(m.bn2, nn.BatchNorm2d):
                     raise UserError("init.zero_residual=true needs BatchNorm (norm=batch)")
                 nn.init.zeros_(m.bn2.weight)

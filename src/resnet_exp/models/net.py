@@ -10,6 +10,7 @@ from resnet_exp.models.blocks import (
     ACTIVATIONS,
     NORMS,
     PlainBlock,
+    PreActBlock,
     ResidualBlock,
     activation_layer,
     conv3x3,
@@ -17,7 +18,7 @@ from resnet_exp.models.blocks import (
 )
 from resnet_exp.models.shortcuts import SHORTCUTS, make_shortcut
 
-BLOCKS = ("plain", "residual")
+BLOCKS = ("plain", "residual", "preact")
 PAPER_DEPTHS = (20, 32, 44, 56, 110, 1202)
 
 
@@ -36,7 +37,11 @@ def count_params(model: nn.Module) -> int:
 
 
 class CifarNet(nn.Module):
-    """3x3 conv -> 3 stages x n blocks (32x32, 16x16, 8x8 maps) -> global average pool -> FC."""
+    """3x3 conv -> 3 stages x n blocks (32x32, 16x16, 8x8 maps) -> global average pool -> FC.
+
+    With pre-activation blocks the stem is the conv alone and a final BN-ReLU comes before the
+    pooling (He et al. 2016): every block's input is then an unnormalized sum of shortcuts.
+    """
 
     def __init__(
         self,
@@ -67,8 +72,9 @@ class CifarNet(nn.Module):
         widths = [width, 2 * width, 4 * width]
         style = {"norm": norm, "activation": activation, "slope": slope}
 
+        preact = block == "preact"
         self.conv1 = conv3x3(in_channels, widths[0], bias=norm == "none")
-        self.bn1 = norm_layer(norm, widths[0])
+        self.bn1 = norm_layer("none" if preact else norm, widths[0])
         self.act = activation_layer(activation, slope)
         stages, channels = [], widths[0]
         for stage, out_channels in enumerate(widths):
@@ -79,17 +85,26 @@ class CifarNet(nn.Module):
                 if block == "plain":
                     blocks.append(PlainBlock(channels, out_channels, stride, **style))
                 else:
-                    sc = make_shortcut(shortcut, channels, out_channels, stride, norm)
-                    blocks.append(ResidualBlock(channels, out_channels, stride, sc, **style))
+                    sc = make_shortcut(shortcut, channels, out_channels, stride, norm, preact)
+                    kind = PreActBlock if preact else ResidualBlock
+                    blocks.append(kind(channels, out_channels, stride, sc, **style))
                 channels = out_channels
             stages.append(nn.Sequential(*blocks))
         self.stages = nn.Sequential(*stages)
+        # Only pre-activation nets have it (other nets' checkpoints keep their keys).
+        self.final_bn = norm_layer(norm, channels) if preact else None
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.act(self.bn1(self.conv1(x)))
+        x = self.bn1(
+            self.conv1(x)
+        )  # an Identity in pre-activation nets (it keeps the probe's hook)
+        if self.final_bn is None:
+            x = self.act(x)
         x = self.stages(x)
+        if self.final_bn is not None:
+            x = self.act(self.final_bn(x))
         return self.fc(torch.flatten(self.pool(x), 1))
 
 

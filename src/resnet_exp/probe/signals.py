@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from resnet_exp.models.blocks import PreActBlock
 from resnet_exp.models.net import CifarNet
 
 
@@ -40,8 +41,13 @@ def conv_layers(model: CifarNet) -> list[tuple[int, int, str, nn.Conv2d, nn.Modu
     layers = [(0, -1, "stem", model.conv1, model.bn1)]
     for s, stage in enumerate(model.stages, start=1):
         for b, blk in enumerate(stage):
-            layers.append((s, b, "conv1", blk.conv1, blk.bn1))
-            layers.append((s, b, "conv2", blk.conv2, blk.bn2))
+            if isinstance(blk, PreActBlock):
+                # Its BNs normalize a conv's *input*; the response is the conv's output itself.
+                layers.append((s, b, "conv1", blk.conv1, blk.conv1))
+                layers.append((s, b, "conv2", blk.conv2, blk.conv2))
+            else:
+                layers.append((s, b, "conv1", blk.conv1, blk.bn1))
+                layers.append((s, b, "conv2", blk.conv2, blk.bn2))
     return layers
 
 

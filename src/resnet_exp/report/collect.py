@@ -15,7 +15,7 @@ from resnet_exp.data.sources import dataset_key
 # Order used everywhere a status breakdown is shown; unknown = metrics but no summary.json yet.
 STATUS_ORDER = ("completed", "running", "interrupted", "diverged", "failed", "unknown")
 # Plain first and residual second, as in the paper's Figure 6; any other block type follows.
-BLOCK_ORDER = ("plain", "residual")
+BLOCK_ORDER = ("plain", "residual", "preact")
 # Folders that never hold runs: our own output, TensorBoard output, Hydra's bookkeeping.
 _SKIP_DIRS = {"report", "tensorboard", "__pycache__"}
 # `{block}-{depth}_{shortcut}_{init}_s{seed}[_key=value...]`; init may itself contain underscores.
