@@ -36,7 +36,7 @@ def compose_train(overrides: list[str], with_hydra: bool = False):
 
 
 def test_the_issue_lists_every_option() -> None:
-    assert GROUPS["block"] == ["plain", "residual"]
+    assert GROUPS["block"] == ["plain", "preact", "residual"]
     assert GROUPS["shortcut"] == ["A", "B", "C"]
     assert GROUPS["init"] == [
         "kaiming_normal",
@@ -345,3 +345,12 @@ def test_norm_and_activation_defaults_keep_old_names_and_identities() -> None:
     assert leaky.model.leaky_slope == 0.2
     with pytest.raises(UserError, match="needs BatchNorm"):
         spec_from_config(compose_train(["norm=none", "init.zero_residual=true"]))
+
+
+def test_skipinit_and_zero_residual_reach_the_preact_net() -> None:
+    spec = spec_from_config(compose_train(["block=preact", "init.zero_residual=true"]))
+    assert spec.model.zero_residual  # it used to be recorded as false for anything but residual
+    spec = spec_from_config(compose_train(["block=preact", "norm=none", "init.skipinit=true"]))
+    assert spec.model.skipinit and spec.model.norm == "none"
+    with pytest.raises(UserError, match="a plain net has none"):
+        spec_from_config(compose_train(["block=plain", "init.skipinit=true"]))

@@ -308,3 +308,32 @@ def test_zero_residual_starts_a_preact_net_as_its_shortcuts() -> None:
     blocks = [b for stage in net.stages for b in stage]
     assert all(torch.count_nonzero(b.conv2.weight) == 0 for b in blocks)
     assert all(torch.count_nonzero(b.conv1.weight) > 0 for b in blocks)
+
+
+# --- SkipInit (De and Smith 2020) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", ["residual", "preact"])
+@pytest.mark.parametrize("norm", ["batch", "none"])
+def test_skipinit_starts_every_block_as_its_shortcut(block: str, norm: str) -> None:
+    """One scalar per residual branch, initialized to 0: at init each block returns its
+    shortcut (after the ReLU for the paper's block), and the scalar learns."""
+    from resnet_exp.models.blocks import PreActBlock
+
+    net = build_net(14, block, width=4, norm=norm, skipinit=True, seed=0)
+    blocks = [b for stage in net.stages for b in stage]
+    assert all(b.skip_gain is not None and b.skip_gain.item() == 0.0 for b in blocks)
+    assert count_params(net) == count_params(build_net(14, block, width=4, norm=norm)) + len(blocks)
+    x = torch.randn(4, 4, 8, 8)
+    for b in blocks[:2]:  # stage 1: identity shortcuts
+        b.train()
+        expected = x if isinstance(b, PreActBlock) else torch.relu(x)
+        assert torch.equal(b(x), expected)
+    out = net(torch.randn(2, 3, 32, 32))
+    out.sum().backward()
+    assert all(b.skip_gain.grad is not None for b in blocks)
+
+
+def test_skipinit_on_a_plain_net_is_one_clear_error() -> None:
+    with pytest.raises(UserError, match="a plain net has none"):
+        build_net(8, "plain", skipinit=True)

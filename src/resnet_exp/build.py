@@ -192,7 +192,7 @@ def spec_from_config(
         # is recorded as false (its result identity is that of the plain net without it).
         # `.get`: configs recorded before this key existed read as false, as they ran.
         zero_residual=_bool(c["init"].get("zero_residual", False), "init.zero_residual")
-        and c["block"]["name"] == "residual",
+        and c["block"]["name"] in ("residual", "preact"),
         # `.get`: configs recorded before these keys existed ran the paper's BN + ReLU.
         norm=_choice(c.get("norm", "batch"), "norm", NORMS),
         activation=_choice(c.get("activation", "relu"), "activation", ACTIVATIONS),
@@ -200,9 +200,17 @@ def spec_from_config(
         leaky_slope=_number(c.get("leaky_slope", 0.01), "leaky_slope", low_open=False)
         if c.get("activation", "relu") == "leaky_relu"
         else 0.0,
+        # `.get`: configs recorded before this key existed ran without it.
+        skipinit=_bool(c["init"].get("skipinit", False), "init.skipinit"),
     )
-    if model.zero_residual and model.norm != "batch":
+    if model.zero_residual and model.norm != "batch" and model.block == "residual":
+        # The residual block's branch ends in a BN whose gamma is zeroed; a pre-activation
+        # branch ends in a conv, zeroed with or without BatchNorm.
         raise UserError("init.zero_residual=true needs BatchNorm; use norm=batch")
+    if model.skipinit and model.block == "plain":
+        raise UserError(
+            "init.skipinit=true scales residual branches; a plain net has none (use block=residual or preact)"
+        )
     d = c["data"]
     data = DataSpec(
         source=d["name"],
@@ -287,6 +295,7 @@ def build_model(spec: RunSpec, num_classes: int):
         norm=m.norm,
         activation=m.activation,
         slope=m.leaky_slope,
+        skipinit=m.skipinit,
     )
 
 

@@ -16,6 +16,7 @@ class ModelSpec:
     norm: str = "batch"  # batch | none (no BatchNorm, conv biases on)
     activation: str = "relu"  # relu | leaky_relu
     leaky_slope: float = 0.01  # negative slope of leaky_relu (recorded as 0.0 for relu)
+    skipinit: bool = False  # a scalar at the end of each residual branch, starting at 0 (SkipInit)
 
 
 @dataclass(frozen=True)

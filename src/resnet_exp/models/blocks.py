@@ -35,6 +35,12 @@ def activation_layer(activation: str, slope: float = 0.01) -> nn.Module:
     return nn.ReLU() if activation == "relu" else nn.LeakyReLU(slope)
 
 
+def skip_gain() -> nn.Parameter:
+    """SkipInit (De and Smith 2020): one learnable scalar at the end of a residual branch,
+    starting at 0, so every block starts as its shortcut, with or without normalization."""
+    return nn.Parameter(torch.zeros(()))
+
+
 class PlainBlock(nn.Module):
     """conv-BN-ReLU-conv-BN-ReLU: two stacked layers, no shortcut."""
 
@@ -72,6 +78,7 @@ class ResidualBlock(nn.Module):
         norm: str = "batch",
         activation: str = "relu",
         slope: float = 0.01,
+        skipinit: bool = False,
     ) -> None:
         super().__init__()
         bias = norm == "none"
@@ -81,10 +88,13 @@ class ResidualBlock(nn.Module):
         self.bn2 = norm_layer(norm, out_channels)
         self.shortcut = shortcut
         self.act = activation_layer(activation, slope)
+        self.skip_gain = skip_gain() if skipinit else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.act(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
+        if self.skip_gain is not None:
+            out = out * self.skip_gain
         return self.act(out + self.shortcut(x))
 
 
@@ -103,6 +113,7 @@ class PreActBlock(nn.Module):
         norm: str = "batch",
         activation: str = "relu",
         slope: float = 0.01,
+        skipinit: bool = False,
     ) -> None:
         super().__init__()
         bias = norm == "none"
@@ -113,8 +124,11 @@ class PreActBlock(nn.Module):
         self.shortcut = shortcut
         self.act = activation_layer(activation, slope)
         self.projects = any(isinstance(m, nn.Conv2d) for m in shortcut.modules())
+        self.skip_gain = skip_gain() if skipinit else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre = self.act(self.bn1(x))
         out = self.conv2(self.act(self.bn2(self.conv1(pre))))
+        if self.skip_gain is not None:
+            out = out * self.skip_gain
         return out + self.shortcut(pre if self.projects else x)

@@ -54,9 +54,14 @@ class CifarNet(nn.Module):
         norm: str = "batch",
         activation: str = "relu",
         slope: float = 0.01,
+        skipinit: bool = False,
     ) -> None:
         super().__init__()
         n = check_depth(depth)
+        if skipinit and block == "plain":
+            raise UserError(
+                "init.skipinit=true scales residual branches; a plain net has none (use block=residual or preact)"
+            )
         if norm not in NORMS:
             raise UserError(f"norm={norm} must be one of {', '.join(NORMS)}")
         if activation not in ACTIVATIONS:
@@ -87,7 +92,9 @@ class CifarNet(nn.Module):
                 else:
                     sc = make_shortcut(shortcut, channels, out_channels, stride, norm, preact)
                     kind = PreActBlock if preact else ResidualBlock
-                    blocks.append(kind(channels, out_channels, stride, sc, **style))
+                    blocks.append(
+                        kind(channels, out_channels, stride, sc, **style, skipinit=skipinit)
+                    )
                 channels = out_channels
             stages.append(nn.Sequential(*blocks))
         self.stages = nn.Sequential(*stages)
@@ -120,6 +127,7 @@ def build_net(
     norm: str = "batch",
     activation: str = "relu",
     slope: float = 0.01,
+    skipinit: bool = False,
 ) -> CifarNet:
     """Build and initialize a net. With `seed`, the weights depend on nothing but the seed."""
     from resnet_exp.models.init import initialize
@@ -127,7 +135,15 @@ def build_net(
     if seed is not None:
         torch.manual_seed(seed)
     model = CifarNet(
-        depth, block, shortcut, width, num_classes, norm=norm, activation=activation, slope=slope
+        depth,
+        block,
+        shortcut,
+        width,
+        num_classes,
+        norm=norm,
+        activation=activation,
+        slope=slope,
+        skipinit=skipinit,
     )
     initialize(model, init, zero_residual, activation=activation, slope=slope)
     return model
