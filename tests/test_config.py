@@ -39,6 +39,7 @@ def test_the_issue_lists_every_option() -> None:
     assert GROUPS["block"] == ["plain", "preact", "residual"]
     assert GROUPS["shortcut"] == ["A", "B", "C"]
     assert GROUPS["init"] == [
+        "fixup",
         "kaiming_normal",
         "kaiming_uniform",
         "orthogonal",
@@ -52,6 +53,7 @@ def test_the_issue_lists_every_option() -> None:
 @pytest.mark.parametrize("group,option", [(g, o) for g, opts in GROUPS.items() for o in opts])
 def test_every_group_option_composes_into_a_spec(group: str, option: str) -> None:
     extra = ["data.root=/some/images"] if option == "imagefolder" else []
+    extra += ["norm=none"] if option == "fixup" else []  # Fixup replaces normalization
     cfg = compose_train([f"{group}={option}", *extra])
     spec = spec_from_config(cfg)
     if group in ("block", "shortcut", "init"):

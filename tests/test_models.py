@@ -155,7 +155,8 @@ def test_unknown_block_and_shortcut_are_user_errors() -> None:
 
 @pytest.mark.parametrize("scheme", sorted(INITIALIZERS))
 def test_every_initializer_builds_a_working_net(scheme: str) -> None:
-    net = build_net(8, "residual", width=4, init=scheme, seed=0)
+    norm = "none" if scheme == "fixup" else "batch"  # Fixup replaces normalization
+    net = build_net(8, "residual", width=4, init=scheme, seed=0, norm=norm)
     assert torch.isfinite(net(torch.randn(2, 3, 32, 32))).all()
 
 
@@ -337,3 +338,56 @@ def test_skipinit_starts_every_block_as_its_shortcut(block: str, norm: str) -> N
 def test_skipinit_on_a_plain_net_is_one_clear_error() -> None:
     with pytest.raises(UserError, match="a plain net has none"):
         build_net(8, "plain", skipinit=True)
+
+
+# --- Fixup (Zhang, Dauphin, Ma 2019) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", ["residual", "preact"])
+def test_fixup_follows_the_papers_formulas(block: str) -> None:
+    """Each branch's first conv is He-initialized and scaled by L^-1/2 (L residual branches,
+    m = 2 layers each), its last conv and the classifier start at zero, the scalar biases at 0
+    and the multipliers at 1; so at init the net's output is its bias, and each block returns
+    its shortcut."""
+    depth, seed = 20, 3
+    net = build_net(depth, block, width=4, norm="none", init="fixup", seed=seed)
+    he = build_net(depth, block, width=4, norm="none", init="kaiming_normal", seed=seed)
+    blocks = [b for stage in net.stages for b in stage]
+    L = len(blocks)
+    assert L == 9
+    for b in blocks:
+        assert b.conv1.bias is None and b.conv2.bias is None  # scalar biases replace them
+        assert torch.count_nonzero(b.conv2.weight) == 0
+        f = b.fixup
+        assert [f.bias1a.item(), f.bias1b.item(), f.bias2a.item(), f.bias2b.item()] == [0] * 4
+        assert f.scale.item() == 1.0
+    # Measured against He's variance: std(conv1) ~ sqrt(2 / fan_in) * L^-1/2.
+    w = torch.cat([b.conv1.weight.flatten() for b in blocks[4:6]])  # stage 2, past its first block
+    fan_in = blocks[4].conv1.weight[0].numel()
+    assert w.std().item() == pytest.approx(math.sqrt(2 / fan_in) / math.sqrt(L), rel=0.05)
+    assert torch.count_nonzero(net.fc.weight) == 0 and torch.count_nonzero(net.fc.bias) == 0
+    assert torch.equal(net(torch.randn(2, 3, 32, 32)), torch.zeros(2, 10))
+    x = torch.randn(4, 4, 8, 8)
+    expected = x if block == "preact" else torch.relu(x)
+    assert torch.equal(blocks[0](x), expected)  # identity shortcut: the block is its shortcut
+    del he
+
+
+def test_fixup_trains_a_step_and_every_scalar_learns() -> None:
+    net = build_net(14, "residual", width=4, norm="none", init="fixup", seed=0)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    for _ in range(2):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+    assert torch.count_nonzero(net.fc.weight) > 0
+    assert any(b.fixup.bias2b.item() != 0 for stage in net.stages for b in stage)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"block": "plain", "norm": "none"}, {"block": "residual", "norm": "batch"}]
+)
+def test_fixup_needs_a_residual_net_without_normalization(kwargs: dict) -> None:
+    with pytest.raises(UserError, match="init=fixup trains residual nets without normalization"):
+        build_net(8, init="fixup", **kwargs)

@@ -207,6 +207,10 @@ def spec_from_config(
         # The residual block's branch ends in a BN whose gamma is zeroed; a pre-activation
         # branch ends in a conv, zeroed with or without BatchNorm.
         raise UserError("init.zero_residual=true needs BatchNorm; use norm=batch")
+    if model.init == "fixup" and (model.block == "plain" or model.norm != "none"):
+        raise UserError(
+            "init=fixup trains residual nets without normalization: use block=residual or preact with norm=none"
+        )
     if model.skipinit and model.block == "plain":
         raise UserError(
             "init.skipinit=true scales residual branches; a plain net has none (use block=residual or preact)"

@@ -35,6 +35,19 @@ def activation_layer(activation: str, slope: float = 0.01) -> nn.Module:
     return nn.ReLU() if activation == "relu" else nn.LeakyReLU(slope)
 
 
+class FixupScalars(nn.Module):
+    """Fixup's scalars for one residual branch (Zhang, Dauphin, Ma 2019): a bias before each
+    conv and before the activation and the addition (all 0), and a multiplier after the last
+    conv (1). With them and the Fixup initialization (models/init.py) a residual net trains
+    without normalization."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for name in ("bias1a", "bias1b", "bias2a", "bias2b"):
+            setattr(self, name, nn.Parameter(torch.zeros(())))
+        self.scale = nn.Parameter(torch.ones(()))
+
+
 def skip_gain() -> nn.Parameter:
     """SkipInit (De and Smith 2020): one learnable scalar at the end of a residual branch,
     starting at 0, so every block starts as its shortcut, with or without normalization."""
@@ -79,9 +92,10 @@ class ResidualBlock(nn.Module):
         activation: str = "relu",
         slope: float = 0.01,
         skipinit: bool = False,
+        fixup: bool = False,
     ) -> None:
         super().__init__()
-        bias = norm == "none"
+        bias = norm == "none" and not fixup  # Fixup's scalar biases replace the conv biases
         self.conv1 = conv3x3(in_channels, out_channels, stride, bias)
         self.bn1 = norm_layer(norm, out_channels)
         self.conv2 = conv3x3(out_channels, out_channels, bias=bias)
@@ -89,13 +103,26 @@ class ResidualBlock(nn.Module):
         self.shortcut = shortcut
         self.act = activation_layer(activation, slope)
         self.skip_gain = skip_gain() if skipinit else None
+        self.fixup = FixupScalars() if fixup else None
+        self.reshapes = stride != 1 or in_channels != out_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fixup is not None:
+            return self._fixup_forward(x, self.fixup)
         out = self.act(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         if self.skip_gain is not None:
             out = out * self.skip_gain
         return self.act(out + self.shortcut(x))
+
+    def _fixup_forward(self, x: torch.Tensor, f: FixupScalars) -> torch.Tensor:
+        # As in Fixup's reference CIFAR block; bn1/bn2 are Identities (norm=none), called so
+        # that the probe's hooks still see every conv's response.
+        out = self.act(self.bn1(self.conv1(x + f.bias1a)) + f.bias1b)
+        out = self.bn2(self.conv2(out + f.bias2a)) * f.scale + f.bias2b
+        if self.skip_gain is not None:
+            out = out * self.skip_gain
+        return self.act(out + self.shortcut(x + f.bias1a if self.reshapes else x))
 
 
 class PreActBlock(nn.Module):
@@ -114,9 +141,10 @@ class PreActBlock(nn.Module):
         activation: str = "relu",
         slope: float = 0.01,
         skipinit: bool = False,
+        fixup: bool = False,
     ) -> None:
         super().__init__()
-        bias = norm == "none"
+        bias = norm == "none" and not fixup
         self.bn1 = norm_layer(norm, in_channels)
         self.conv1 = conv3x3(in_channels, out_channels, stride, bias)
         self.bn2 = norm_layer(norm, out_channels)
@@ -125,10 +153,17 @@ class PreActBlock(nn.Module):
         self.act = activation_layer(activation, slope)
         self.projects = any(isinstance(m, nn.Conv2d) for m in shortcut.modules())
         self.skip_gain = skip_gain() if skipinit else None
+        self.fixup = FixupScalars() if fixup else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre = self.act(self.bn1(x))
-        out = self.conv2(self.act(self.bn2(self.conv1(pre))))
+        if self.fixup is not None:
+            # Fixup's biases at the same places as in the post-activation block.
+            f = self.fixup
+            out = self.act(self.bn2(self.conv1(pre + f.bias1a)) + f.bias1b)
+            out = self.conv2(out + f.bias2a) * f.scale + f.bias2b
+        else:
+            out = self.conv2(self.act(self.bn2(self.conv1(pre))))
         if self.skip_gain is not None:
             out = out * self.skip_gain
         return out + self.shortcut(pre if self.projects else x)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import nn
 
 from resnet_exp.errors import UserError
@@ -36,7 +37,25 @@ INITIALIZERS: dict[str, Callable | None] = {
     "xavier_normal": _xavier_normal,
     "orthogonal": _orthogonal,
     "torch_default": None,  # keep PyTorch's own layer defaults
+    "fixup": _kaiming_normal,  # then rescaled and zeroed by fixup_rescale (no normalization)
 }
+
+
+def fixup_rescale(model: nn.Module) -> None:
+    """Fixup (Zhang et al. 2019, section 3): with L residual branches of m = 2 weight layers,
+    scale each branch's first conv by L^(-1/(2m-2)) = L^(-1/2) and zero its last conv and the
+    classifier; every other layer keeps its He initialization. The net then starts as its
+    shortcut path, and every branch's update is of order 1/L of the output's."""
+    branches = [m for m in model.modules() if getattr(m, "fixup", None) is not None]
+    if not branches:
+        raise UserError("init=fixup needs a net built for it (block=residual or preact, norm=none)")
+    scale = len(branches) ** -0.5
+    with torch.no_grad():
+        for b in branches:
+            b.conv1.weight.mul_(scale)
+            nn.init.zeros_(b.conv2.weight)
+        nn.init.zeros_(model.fc.weight)
+        nn.init.zeros_(model.fc.bias)
 
 
 def initialize(
@@ -64,6 +83,8 @@ def initialize(
             fn(m.weight, activation, slope)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+    if scheme == "fixup":
+        fixup_rescale(model)
     if zero_residual:
         for m in model.modules():
             if isinstance(m, PreActBlock):  # its branch ends in a conv: zero it

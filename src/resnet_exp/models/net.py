@@ -55,9 +55,14 @@ class CifarNet(nn.Module):
         activation: str = "relu",
         slope: float = 0.01,
         skipinit: bool = False,
+        fixup: bool = False,
     ) -> None:
         super().__init__()
         n = check_depth(depth)
+        if fixup and (block == "plain" or norm != "none"):
+            raise UserError(
+                "init=fixup trains residual nets without normalization: use block=residual or preact with norm=none"
+            )
         if skipinit and block == "plain":
             raise UserError(
                 "init.skipinit=true scales residual branches; a plain net has none (use block=residual or preact)"
@@ -93,7 +98,15 @@ class CifarNet(nn.Module):
                     sc = make_shortcut(shortcut, channels, out_channels, stride, norm, preact)
                     kind = PreActBlock if preact else ResidualBlock
                     blocks.append(
-                        kind(channels, out_channels, stride, sc, **style, skipinit=skipinit)
+                        kind(
+                            channels,
+                            out_channels,
+                            stride,
+                            sc,
+                            **style,
+                            skipinit=skipinit,
+                            fixup=fixup,
+                        )
                     )
                 channels = out_channels
             stages.append(nn.Sequential(*blocks))
@@ -102,17 +115,24 @@ class CifarNet(nn.Module):
         self.final_bn = norm_layer(norm, channels) if preact else None
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
+        # Fixup's scalar biases after the stem conv and before the classifier.
+        self.fixup_biases = nn.Parameter(torch.zeros(2)) if fixup else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn1(
             self.conv1(x)
         )  # an Identity in pre-activation nets (it keeps the probe's hook)
+        if self.fixup_biases is not None:
+            x = x + self.fixup_biases[0]
         if self.final_bn is None:
             x = self.act(x)
         x = self.stages(x)
         if self.final_bn is not None:
             x = self.act(self.final_bn(x))
-        return self.fc(torch.flatten(self.pool(x), 1))
+        x = torch.flatten(self.pool(x), 1)
+        if self.fixup_biases is not None:
+            x = x + self.fixup_biases[1]
+        return self.fc(x)
 
 
 def build_net(
@@ -144,6 +164,7 @@ def build_net(
         activation=activation,
         slope=slope,
         skipinit=skipinit,
+        fixup=init == "fixup",
     )
     initialize(model, init, zero_residual, activation=activation, slope=slope)
     return model
