@@ -461,7 +461,12 @@ def test_probe_help_is_the_probes_own(tmp_path: Path) -> None:
 
 
 def test_every_help_screen_fits_80_columns_and_has_examples(tmp_path: Path) -> None:
-    for args in (["--help"], ["report", "--help"], ["probe", "linear", "--help"]):
+    for args in (
+        ["--help"],
+        ["report", "--help"],
+        ["probe", "linear", "--help"],
+        ["bench", "--help"],
+    ):
         r = run_cli(args, tmp_path, env={"COLUMNS": "80"})  # argparse wraps to $COLUMNS
         assert r.returncode == 0, args
         assert all(len(line) <= 80 for line in r.stdout.splitlines()), args

@@ -84,9 +84,17 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
-        description="Training throughput (images/s, median of timed windows) and peak memory of "
-        "resnet-exp's training step vs a torchvision/DataLoader baseline, on synthetic "
-        "CIFAR-shaped data, and the time a paper-scale sweep of the measured nets would take.",
+        description="Training throughput (images/s, median of timed windows) and peak memory\n"
+        "of resnet-exp's training step vs a torchvision/DataLoader baseline, on synthetic\n"
+        "CIFAR-shaped data, and the time a sweep of the measured nets would take.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""examples (times on a 2-core AMD EPYC):
+  resnet-exp bench
+      your machine's speed against a plain PyTorch script (77 s)
+  resnet-exp bench --experiment degradation_laptop_warmup
+      predicts make sweep-cpu's time on this machine (about 1 min)
+  resnet-exp bench --depths 20 --width 8 --batch-size 64 --only resnet-exp
+      one net at the laptop presets' size (seconds)""",
     )
     p.add_argument("--depths", default=None, help="comma-separated depths 6n+2 (default 20,56)")
     p.add_argument(
