@@ -469,3 +469,33 @@ def test_resume_checks_the_images_by_content(
     with caplog.at_level("WARNING", logger="resnet_exp"):  # a run recorded by path, before
         check(tmp_path, "imagefolder:/old/path", "imagefolder:cifar@0123456789ab")
     assert "cannot be checked" in caplog.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", ["residual", "preact"])
+def test_depth_1202_trains_resumes_and_probes(tmp_path: Path, block: str) -> None:
+    """The paper's deepest CIFAR net (issue 27): nothing in the run, checkpoint or probe grows
+    worse than linearly with depth (width 2 and batch 4 keep it to seconds)."""
+    from conftest import only_run_dir, run_cli
+
+    args = [a for a in TINY if not a.startswith(("depth=", "width=", "batch_size=", "iterations="))]
+    args += ["depth=1202", "width=2", "batch_size=4", f"block={block}", "out_root=out"]
+    first = run_cli(["train", *args, "iterations=4"], tmp_path, timeout=600)
+    assert first.returncode == 0, first.stderr
+    run_dir = only_run_dir(tmp_path / "out")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["params"] > 0
+    # Its checkpoint loads into a fresh process and a fresh folder (resume=RUN_DIR).
+    again = run_cli(
+        ["train", *args[:-1], "iterations=4", f"resume={run_dir}", "out_root=again"],
+        tmp_path,
+        timeout=600,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "resuming" in (only_run_dir(tmp_path / "again") / "train.log").read_text()
+    probe = run_cli(
+        ["probe", f"from={run_dir}", "probe_batch=4", "out_root=probes"], tmp_path, timeout=600
+    )
+    assert probe.returncode == 0, probe.stderr
+    (csv_path,) = (tmp_path / "probes").rglob("probe.csv")
+    assert len(csv_path.read_text().splitlines()) == 1 + 1201  # header + every 3x3 conv
