@@ -14,7 +14,7 @@ from resnet_exp.data.sources import dataset_identity
 from resnet_exp.errors import UserError
 from resnet_exp.models.blocks import ACTIVATIONS, NORMS
 from resnet_exp.models.init import INITIALIZERS
-from resnet_exp.models.net import BLOCKS, check_depth
+from resnet_exp.models.net import BLOCKS, check_branch_options, check_depth
 from resnet_exp.models.shortcuts import SHORTCUTS
 from resnet_exp.specs import DataSpec, LoopSpec, ModelSpec, OptimSpec, RunSpec
 from resnet_exp.train.precision import PRECISIONS
@@ -207,14 +207,7 @@ def spec_from_config(
         # The residual block's branch ends in a BN whose gamma is zeroed; a pre-activation
         # branch ends in a conv, zeroed with or without BatchNorm.
         raise UserError("init.zero_residual=true needs BatchNorm; use norm=batch")
-    if model.init == "fixup" and (model.block == "plain" or model.norm != "none"):
-        raise UserError(
-            "init=fixup trains residual nets without normalization: use block=residual or preact with norm=none"
-        )
-    if model.skipinit and model.block == "plain":
-        raise UserError(
-            "init.skipinit=true scales residual branches; a plain net has none (use block=residual or preact)"
-        )
+    check_branch_options(model.block, model.norm, model.init == "fixup", model.skipinit)
     d = c["data"]
     data = DataSpec(
         source=d["name"],

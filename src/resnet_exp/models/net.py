@@ -32,6 +32,19 @@ def check_depth(depth: int) -> int:
     return (depth - 2) // 6
 
 
+def check_branch_options(block: str, norm: str, fixup: bool, skipinit: bool) -> None:
+    """Fixup and SkipInit act on residual branches; Fixup also replaces normalization. One
+    check, used by the net and by the config (build.py), which refuses them before any run."""
+    if fixup and (block == "plain" or norm != "none"):
+        raise UserError(
+            "init=fixup trains residual nets without normalization: use block=residual or preact with norm=none"
+        )
+    if skipinit and block == "plain":
+        raise UserError(
+            "init.skipinit=true scales residual branches; a plain net has none (use block=residual or preact)"
+        )
+
+
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -59,14 +72,7 @@ class CifarNet(nn.Module):
     ) -> None:
         super().__init__()
         n = check_depth(depth)
-        if fixup and (block == "plain" or norm != "none"):
-            raise UserError(
-                "init=fixup trains residual nets without normalization: use block=residual or preact with norm=none"
-            )
-        if skipinit and block == "plain":
-            raise UserError(
-                "init.skipinit=true scales residual branches; a plain net has none (use block=residual or preact)"
-            )
+        check_branch_options(block, norm, fixup, skipinit)
         if norm not in NORMS:
             raise UserError(f"norm={norm} must be one of {', '.join(NORMS)}")
         if activation not in ACTIVATIONS:
