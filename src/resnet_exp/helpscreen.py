@@ -46,6 +46,16 @@ def first_comment(path: Path, marker: str = "") -> str:
     return ""
 
 
+def group_defaults(path: Path) -> dict[str, str]:
+    """The primary config's defaults list as {group: option} (`- block: residual`)."""
+    from omegaconf import OmegaConf
+
+    entries = OmegaConf.to_container(OmegaConf.load(path)).get("defaults") or []
+    return {
+        k: str(v) for e in entries if isinstance(e, dict) for k, v in e.items() if v is not None
+    }
+
+
 def _row(left: str, doc: str) -> list[str]:
     """`  left   doc`, the doc wrapped in its column (or starting on the next line if left is wide)."""
     width = WIDTH - KEY_COLUMN
@@ -126,8 +136,7 @@ with a combined figure. Every key of resnet-exp train applies too (its --help)."
 
 
 def train_help(conf: Path) -> str:
-    defaults = {"block": "residual", "shortcut": "A", "init": "kaiming_normal"}
-    defaults |= {"data": "cifar10", "optim": "sgd"}
+    defaults = group_defaults(conf / "train.yaml")
     data_rows = key_docs(conf / "data" / "cifar10.yaml", "data.")
     optim_rows = key_docs(conf / "optim" / "sgd.yaml", "optim.")
     blocks = [

@@ -107,22 +107,19 @@ class ResidualBlock(nn.Module):
         self.reshapes = stride != 1 or in_channels != out_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.fixup is not None:
-            return self._fixup_forward(x, self.fixup)
-        out = self.act(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        f = self.fixup
+        if f is None:
+            out = self.bn2(self.conv2(self.act(self.bn1(self.conv1(x)))))
+            into_shortcut = x
+        else:
+            # As in Fixup's reference CIFAR block; bn1/bn2 are Identities (norm=none), called
+            # so that the probe's hooks still see every conv's response.
+            out = self.act(self.bn1(self.conv1(x + f.bias1a)) + f.bias1b)
+            out = self.bn2(self.conv2(out + f.bias2a)) * f.scale + f.bias2b
+            into_shortcut = x + f.bias1a if self.reshapes else x
         if self.skip_gain is not None:
             out = out * self.skip_gain
-        return self.act(out + self.shortcut(x))
-
-    def _fixup_forward(self, x: torch.Tensor, f: FixupScalars) -> torch.Tensor:
-        # As in Fixup's reference CIFAR block; bn1/bn2 are Identities (norm=none), called so
-        # that the probe's hooks still see every conv's response.
-        out = self.act(self.bn1(self.conv1(x + f.bias1a)) + f.bias1b)
-        out = self.bn2(self.conv2(out + f.bias2a)) * f.scale + f.bias2b
-        if self.skip_gain is not None:
-            out = out * self.skip_gain
-        return self.act(out + self.shortcut(x + f.bias1a if self.reshapes else x))
+        return self.act(out + self.shortcut(into_shortcut))
 
 
 class PreActBlock(nn.Module):
