@@ -54,12 +54,17 @@ def load_subject(cfg, overrides: list[str]):
 
 def probe_batch(spec, size: int, seed: int):
     """A fixed seeded batch of training images, mean-subtracted as in training, no augmentation."""
+    return batch_from_data(spec.data, size, seed, spec.loop.seed)
+
+
+def batch_from_data(data, size: int, seed: int, data_seed: int = 0):
+    """`size` training images of the DataSpec `data`, drawn with `seed`, mean-subtracted."""
     import torch
 
     from resnet_exp.data.pipeline import normalize, pixel_mean
     from resnet_exp.train.runner import prepare_data
 
-    _, splits, num_classes = prepare_data(spec.data, spec.loop.seed)
+    _, splits, num_classes = prepare_data(data, data_seed)
     x_all, y_all = splits["train"]
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(x_all), generator=g)[: min(size, len(x_all))]
@@ -67,6 +72,8 @@ def probe_batch(spec, size: int, seed: int):
 
 
 def run_probe(cfg, overrides: list[str], out_dir: Path) -> dict:
+    import torch
+
     from resnet_exp.build import build_model
     from resnet_exp.palette import block_colour
     from resnet_exp.probe.figures import per_layer, save
@@ -78,7 +85,7 @@ def run_probe(cfg, overrides: list[str], out_dir: Path) -> dict:
     model = build_model(spec, num_classes)
     if weights is not None:
         model.load_state_dict(weights)
-    rows = [s.as_row() for s in layer_stats(model, x, y)]
+    rows = [s.as_row() for s in layer_stats(model, x, y, dtype=torch.float64)]
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "probe.csv").open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -150,6 +157,8 @@ PROBE_PATH_KEYS = ("from", "data.root", "data.cache_dir", "out_root")
 def probe_main(args: list[str]) -> int:
     if args and args[0] == "linear":
         return linear_main(args[1:])
+    if args and args[0] == "depth":
+        return depth_main(args[1:])
     import hydra
 
     from resnet_exp.build import register_resolvers
@@ -212,4 +221,114 @@ def linear_main(argv: list[str]) -> int:
     (folder / "linear.json").write_text(json.dumps(doc, indent=1) + "\n")
     save(linear_demo(parts), folder / "linear.png")
     out.print(f"written to {folder}: linear.json, linear.png")
+    return 0
+
+
+# --- signals and shattered gradients against depth ---------------------------------------------
+
+
+def _g(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def depth_main(argv: list[str]) -> int:
+    import torch
+
+    from resnet_exp.probe.depth import VARIANTS, parse_depths, parse_variants, probe_depths
+    from resnet_exp.probe.figures import depth_signals, save, shattered
+    from resnet_exp.specs import DataSpec
+
+    p = argparse.ArgumentParser(
+        prog="resnet-exp probe depth",
+        description="Fresh nets at every depth and variant: per-layer response std and gradient "
+        "norm (one batch, training mode, float64) and the correlation of input gradients between "
+        "neighbouring inputs (shattered gradients).",
+        epilog="example: resnet-exp probe depth --depths 20,56,110 --variants plain,residual  "
+        "(about a minute on 2 cores); the README's figures: --depths 20,56,110,302,1202 "
+        "--data-root PATH (docs/results/probe_depth)",
+    )
+    p.add_argument("--depths", default="20,56,110", help="comma-separated depths 6n+2 (default 20,56,110)")
+    p.add_argument(
+        "--variants",
+        default="all",
+        help="comma-separated from: " + ", ".join(VARIANTS) + " (default all)",
+    )
+    p.add_argument("--width", type=int, default=8, help="base filters (default 8, the laptop width)")
+    p.add_argument("--batch", type=int, default=32, help="images in the fixed batch (default 32)")
+    p.add_argument("--points", type=int, default=64, help="inputs along the line (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="weights, batch, line and output direction")
+    p.add_argument("--data-root", help="CIFAR-10 images in ImageFolder layout (default: synthetic images)")
+    p.add_argument("--out", default="outputs/probes/depth", help="output folder")
+    args = p.parse_args(argv)
+    depths, variants = parse_depths(args.depths), parse_variants(args.variants)
+    for name, value in (("--width", args.width), ("--batch", args.batch), ("--points", args.points)):
+        if value < (2 if name != "--width" else 1):
+            raise UserError(f"{name}={value} is too small")
+    if args.data_root:
+        data = DataSpec(source="imagefolder", root=args.data_root)
+        source = f"training images of {args.data_root}"
+    else:
+        data = DataSpec(source="synthetic", root="", synthetic_train_size=max(args.batch, 64))
+        source = "synthetic images (give --data-root for real ones)"
+    x, y, num_classes = batch_from_data(data, args.batch, args.seed)
+    err.print(
+        f"{len(variants)} variant(s) x {len(depths)} depth(s), width {args.width}, "
+        f"{len(y)} {source}, {args.points} points on the line",
+        soft_wrap=True,
+    )
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+
+    def tell(r) -> None:
+        row = r.summary_row()
+        err.print(
+            f"{r.variant}-{r.depth}: grad first/last {_g(row['grad_norm_first_over_last'])}, "
+            f"neighbour correlation {row['neighbour_gradient_correlation']:.3f} ({r.seconds:.1f} s)",
+            soft_wrap=True,
+        )
+
+    probes = probe_depths(
+        variants, depths, args.width, x, y, num_classes, points=args.points, seed=args.seed, report=tell
+    )
+    folder = Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = [r.summary_row() for r in probes]
+    with (folder / "depth.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(summary[0]))
+        w.writeheader()
+        w.writerows(summary)
+    with (folder / "layers.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["variant", "depth", *probes[0].layers[0]])
+        w.writeheader()
+        for r in probes:
+            w.writerows({"variant": r.variant, "depth": r.depth, **row} for row in r.layers)
+    doc = {
+        "command": "resnet-exp probe depth " + " ".join(argv),
+        "settings": {**vars(args), "depths": depths, "variants": variants, "images": source},
+        "variants": {v: VARIANTS[v] for v in variants},
+        "summary": summary,
+        "lines": [
+            {"variant": r.variant, "depth": r.depth, **r.line.__dict__} for r in probes
+        ],
+    }
+    (folder / "depth.json").write_text(json.dumps(doc, indent=1) + "\n")
+    deepest = depths[-1]
+    save(depth_signals(probes, deepest), folder / "signals.png")
+    save(shattered(probes, deepest), folder / "shattered.png")
+    table = Table(title=f"at initialization, width {args.width} ({len(y)} images)")
+    for h in ("net", "grad first/last", "response std last", "gradient correlation"):
+        table.add_column(h, justify="left" if h == "net" else "right")
+    for row in summary:
+        table.add_row(
+            f"{row['variant']}-{row['depth']}",
+            _g(row["grad_norm_first_over_last"]),
+            f"{row['response_std_last']:.3g}",
+            f"{row['neighbour_gradient_correlation']:.3f}",
+        )
+    out.print(table)
+    if any(row["grad_norm_first_over_last"] is None for row in summary):
+        out.print(
+            "-: the last layer gets no gradient at initialization (Fixup's zero classifier, "
+            "SkipInit's zero scalars): those nets start as their shortcut path"
+        )
+    out.print(f"written to {folder}: depth.csv, layers.csv, depth.json, signals.png, shattered.png")
     return 0

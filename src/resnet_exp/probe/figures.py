@@ -102,3 +102,89 @@ def linear_demo(parts: dict[str, list[Curve]]) -> Figure:
 def save(fig: Figure, path: Path) -> Path:
     fig.savefig(path, dpi=130)
     return path
+
+
+# --- resnet-exp probe depth ---------------------------------------------------------------------
+
+
+def variant_style(variant: str, depth: int | None = None, depths: list[int] | None = None) -> dict:
+    """Hue = block (palette), solid with BN, dashed without, dotted for a no-BN remedy."""
+    from resnet_exp.palette import block_colour, depth_shade
+
+    block, _, rest = variant.partition(" ")
+    colour = depth_shade(block, depth, depths) if depth and depths else block_colour(block)
+    ls = "-" if not rest else ("--" if rest == "no-BN" else ":")
+    return {"color": colour, "ls": ls}
+
+
+def depth_signals(probes: list, depth: int) -> Figure:
+    """Per-layer response std and gradient norm of every variant at one depth (log scale), and
+    the gradient's growth from the last layer back to the first against depth."""
+    fig = Figure(figsize=(13, 4.4), layout="constrained")
+    axes = fig.subplots(1, 3)
+    for p in probes:
+        if p.depth != depth:
+            continue
+        xs = [int(r["index"]) for r in p.layers]
+        style = variant_style(p.variant)
+        for ax, key in zip(axes[:2], ("response_std", "grad_norm"), strict=True):
+            ys = [float(r[key]) for r in p.layers]
+            ax.plot(xs, [y if y > 0 else float("nan") for y in ys], label=p.variant, **style)
+    for ax, title in zip(
+        axes[:2], ("response std per layer", "||dL/d response|| per layer"), strict=True
+    ):
+        ax.set_yscale("log")
+        ax.set_xlabel("layer index (3x3 conv)")
+        ax.set_title(f"{title}, depth {depth}", fontsize=10)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    ax = axes[2]
+    for variant in dict.fromkeys(p.variant for p in probes):
+        mine = sorted((p for p in probes if p.variant == variant), key=lambda p: p.depth)
+        ratio = [p.summary_row()["grad_norm_first_over_last"] for p in mine]
+        ratio = [float("nan") if r is None else r for r in ratio]  # no gradient: no point
+        ax.plot([p.depth for p in mine], ratio, marker="o", label=variant, **variant_style(variant))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.axhline(1.0, color="0.5", lw=0.8)
+    ax.set_xlabel("depth (layers)")
+    ax.set_title("gradient norm, first layer / last layer", fontsize=10)
+    ax.grid(alpha=0.3)
+    handles, labels = axes[2].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(7, len(labels)), fontsize=8, frameon=False)
+    fig.suptitle("Signals at initialization (one batch, training mode, float64; solid: BN, dashed: no BN, dotted: no BN + remedy)", fontsize=10)
+    return fig
+
+
+def shattered(probes: list, depth: int) -> Figure:
+    """Left: d output / d one input pixel along a line through input space, plain against
+    residual at `depth` (with BN); right: neighbour correlation of input gradients vs depth."""
+    fig = Figure(figsize=(13, 4.4), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    for p in probes:
+        if p.depth == depth and p.variant in ("plain", "residual", "preact"):
+            trace = p.line.pixel_trace
+            scale = max(abs(v) for v in trace) or 1.0
+            left.plot(p.line.t, [v / scale for v in trace], label=p.variant, lw=1, **variant_style(p.variant))
+    left.set_xlabel("position t on the line (x0 + t d, |d| = |x0|)")
+    left.set_ylabel("d output / d pixel (scaled to max 1)")
+    left.set_title(f"input gradient along a line, depth {depth} (BN)", fontsize=10)
+    left.grid(alpha=0.3)
+    left.legend(fontsize=8)
+    for variant in dict.fromkeys(p.variant for p in probes):
+        mine = sorted((p for p in probes if p.variant == variant), key=lambda p: p.depth)
+        right.plot(
+            [p.depth for p in mine],
+            [p.line.neighbour_correlation for p in mine],
+            marker="o",
+            label=variant,
+            **variant_style(variant),
+        )
+    right.set_xscale("log")
+    right.set_ylim(-0.05, 1.05)
+    right.set_xlabel("depth (layers)")
+    right.set_ylabel("correlation of neighbouring input gradients")
+    right.set_title("shattered gradients: 1 = smooth, 0 = white noise", fontsize=10)
+    right.grid(alpha=0.3)
+    right.legend(fontsize=8, ncol=2)
+    return fig

@@ -51,9 +51,14 @@ def conv_layers(model: CifarNet) -> list[tuple[int, int, str, nn.Conv2d, nn.Modu
     return layers
 
 
-def layer_stats(model: CifarNet, x: torch.Tensor, y: torch.Tensor) -> list[LayerStat]:
-    """Forward and backward once on (x, y) in training mode, on a copy of `model`."""
+def layer_stats(
+    model: CifarNet, x: torch.Tensor, y: torch.Tensor, dtype: torch.dtype | None = None
+) -> list[LayerStat]:
+    """Forward and backward once on (x, y) in training mode, on a copy of `model` (in `dtype`
+    if given: float64 measures the gradients of 1000-layer plain nets, which overflow float32)."""
     probe = copy.deepcopy(model).train()
+    if dtype is not None:
+        probe, x = probe.to(dtype), x.to(dtype)
     layers = conv_layers(probe)
     responses: list[torch.Tensor] = []
 

@@ -47,6 +47,7 @@ class Run:
     init: str | None = None
     params: int | None = None
     dataset: str | None = None
+    num_classes: int | None = None  # chance level: 1 - 1/num_classes
     iterations: int | None = None  # planned
     iteration: int | None = None  # reached
     train_error: float | None = None
@@ -250,6 +251,7 @@ def load_run(path: Path) -> Run:
         init=s.get("init"),
         params=_int(s.get("params")),
         dataset=s.get("dataset"),
+        num_classes=_int(s.get("num_classes")),
         iterations=iterations,
         # summary.json is written when a run starts and ends; while it runs, or after it was
         # killed, its curve tells how far it got.

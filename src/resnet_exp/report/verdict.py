@@ -129,6 +129,97 @@ class Half:
         }
 
 
+# Against chance (1 - 1/classes): a cell "trains" when every completed seed ends at least
+# TRAINS_BELOW under chance, "stays at chance" when every one ends within AT_CHANCE of it. A
+# degradation sweep never comes near either line; a 1000-layer net after a few hundred steps can.
+TRAINS_BELOW = 0.10
+AT_CHANCE = 0.03
+
+
+@dataclass
+class Trainability:
+    """One (block, depth) cell against chance."""
+
+    label: str
+    chance: float
+    state: str  # trains | at_chance | barely | diverged | unfinished
+    errors: list[float]  # completed seeds' final training errors
+    seeds: list[int | None]
+    diverged: list[str]  # `s0 at iteration 2`
+
+    def sentence(self) -> str:
+        n = len(self.errors)
+        if self.state == "diverged":
+            return (
+                f"{self.label}: does not train: the loss became non-finite in "
+                f"{_count(len(self.diverged), 'seed')} ({', '.join(self.diverged)})."
+            )
+        if self.state == "unfinished":
+            return f"{self.label}: no completed seed to judge."
+        mean = sum(self.errors) / n
+        below = sorted(self.chance - e for e in self.errors)
+        spread = (
+            f"{below[0] * 100:.1f} to {below[-1] * 100:.1f} points"
+            if n > 1
+            else f"{below[0] * 100:.1f} points"
+        )
+        word = {
+            "trains": "trains",
+            "at_chance": "stays at chance",
+            "barely": "below chance, but not by 10 points in every seed",
+        }[self.state]
+        extra = f"; {_count(len(self.diverged), 'seed')} diverged" if self.diverged else ""
+        return (
+            f"{self.label}: {word}: {_pct(mean)} ({_seed_count(self.errors)}), {spread} below "
+            f"chance{extra}."
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "cell": self.label,
+            "chance": self.chance,
+            "state": self.state,
+            "train_errors": self.errors,
+            "seeds": self.seeds,
+            "diverged": self.diverged,
+        }
+
+
+def trainability(cell: Cell) -> Trainability | None:
+    """Where the cell's runs end against chance; None when the class count is unknown."""
+    classes = {r.num_classes for r in cell.runs if r.num_classes}
+    if len(classes) != 1:
+        return None
+    chance = 1 - 1 / classes.pop()
+    errors, seeds = _values(cell, "train_error")
+    diverged = [
+        f"s{r.seed} at iteration {r.diverged_at or r.iteration or '?'}"
+        for r in cell.runs
+        if r.status == "diverged"
+    ]
+    if not errors:
+        state = "diverged" if diverged else "unfinished"
+    elif all(chance - e >= TRAINS_BELOW for e in errors):
+        state = "trains"
+    elif all(abs(chance - e) <= AT_CHANCE for e in errors):
+        state = "at_chance"
+    else:
+        state = "barely"
+    return Trainability(cell.label, chance, state, errors, seeds, diverged)
+
+
+def trainability_headline(cells: list[Trainability]) -> str:
+    good = [c.label for c in cells if c.state == "trains"]
+    bad = [c for c in cells if c.state not in ("trains", "unfinished")]
+    words = {"diverged": "diverged", "at_chance": "at chance", "barely": "barely below chance"}
+    text = f"Not every net trains (chance: {_pct(cells[0].chance)} training error): " + ", ".join(
+        f"{c.label} {words[c.state]}" for c in bad
+    )
+    if good:
+        text += f"; {', '.join(good)} train{'s' if len(good) == 1 else ''} (10+ points below chance in every seed)"
+    return text + "."
+
+
 @dataclass
 class Verdict:
     """The verdict on one group of like runs."""
@@ -142,6 +233,7 @@ class Verdict:
     lines: list[str] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
     windows: list[str] = field(default_factory=list)
+    trainability: list[Trainability] = field(default_factory=list)
 
     @property
     def plain(self) -> Half | None:
@@ -180,6 +272,7 @@ class Verdict:
                 self.test_error_residual.to_json() if self.test_error_residual else None
             ),
             "excluded": self.excluded,
+            "trainability": [t.to_json() for t in self.trainability],
             "train_error_windows": self.windows,
             "sentences": self.lines,
         }
@@ -395,6 +488,11 @@ def judge(
         f"{n} seed{'s' if n != 1 else ''} in {k} cell{'s' if k != 1 else ''}"
         for n, k in sorted(seeds.items())
     )
+    v.trainability = [t for c in cells if (t := trainability(c)) is not None]
+    if any(t.state not in ("trains", "unfinished") for t in v.trainability):
+        # A net that does not train at all is the first thing to say (1000+ layers, a short
+        # budget); the depth trends below then compare what did train.
+        v.lines.append(trainability_headline(v.trainability))
     v.lines.append(headline(v))
     v.lines.append(
         f"Dataset: {dataset or 'unknown'}; {_count(len(runs), 'run')} in "
@@ -411,6 +509,9 @@ def judge(
         v.lines.append(
             "No depth has completed runs of both plain and residual nets: can't compare them."
         )
+    if len(v.lines) and v.lines[0].startswith("Not every net trains"):
+        order = sorted(v.trainability, key=lambda t: (int(t.label.rsplit("-", 1)[1]), t.label))
+        v.lines += [t.sentence() for t in order]
     v.excluded = [describe_excluded(r) for c in cells for r in c.excluded]
     v.excluded += [f"{p} (could not be loaded)" for p in problems or []]
     return v
