@@ -168,6 +168,7 @@ def test_probe_from_a_run_reads_it_and_changes_nothing(tmp_path: Path) -> None:
     doc = json.loads((out / "probe.json").read_text())
     assert doc["subject"] == f"{run} at iteration 12"
     assert doc["net"]["depth"] == 8 and doc["net"]["width"] == 4  # the run's config, not defaults
+    assert doc["batch"]["dtype"] == "float32"  # float64 only where float32 overflows
     init = run_cli(
         ["probe", "device=cpu", "data=synthetic", "depth=8", "width=4", "probe_batch=16"], tmp_path
     )

@@ -120,3 +120,33 @@ def test_probe_depth_refuses_unknown_variants_and_depths(tmp_path: Path) -> None
     r = run_cli(["probe", "depth", "--depths", "21"], tmp_path)
     assert r.returncode == 2 and "6n+2" in r.stderr
     assert not (tmp_path / "outputs").exists()
+
+
+def test_activation_elements_count_every_leaf_output() -> None:
+    from resnet_exp.probe.signals import activation_elements
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(256, 10))
+    assert activation_elements(net, (3, 8, 8)) == 256 + 256 + 256 + 10
+
+
+def test_a_probe_too_big_for_memory_is_refused_with_a_batch_that_fits(monkeypatch) -> None:
+    import pytest
+
+    from resnet_exp.errors import UserError
+    from resnet_exp.probe import cli, signals
+
+    net = build_net(20, "plain", width=4, seed=0)
+    need = signals.probe_bytes(net, (3, 32, 32), 128, torch.float32)
+    monkeypatch.setattr(signals, "available_bytes", lambda: need)  # 80% of it is the limit
+    with pytest.raises(UserError, match=r"probe_batch=128 needs about .* GB .* use probe_batch=64 or less"):
+        cli.check_memory(net, (3, 32, 32), 128, torch.float32, "probe_batch")
+    cli.check_memory(net, (3, 32, 32), 64, torch.float32, "probe_batch")  # half: fits
+    monkeypatch.setattr(signals, "available_bytes", lambda: None)  # unknown: no guard
+    cli.check_memory(net, (3, 32, 32), 10**6, torch.float32, "probe_batch")
+
+
+def test_finite_flags_overflowed_statistics() -> None:
+    from resnet_exp.probe.signals import LayerStat, finite
+
+    ok = LayerStat(0, 0, -1, "stem", 1.0, 2.0, 3.0)
+    assert finite([ok]) and not finite([ok, LayerStat(1, 1, 0, "conv1", 1.0, float("inf"), 1.0)])

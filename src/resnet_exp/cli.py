@@ -28,6 +28,8 @@ usage:
   resnet-exp report PATH... [--out DIR]   figures, table and verdict for runs
   resnet-exp probe [KEY=VALUE ...] [-m]   signal statistics per layer (Figure 7)
   resnet-exp probe linear                 the deep linear demonstration
+  resnet-exp probe depth                  signals and shattered gradients vs depth
+  resnet-exp lesion from=RUN|SWEEP [-m]   delete blocks of trained nets (Veit et al.)
   resnet-exp bench                        your machine's training speed
 
 first steps (on a laptop):
@@ -376,13 +378,17 @@ def main(argv: list[str] | None = None) -> None:
             from resnet_exp.probe.cli import probe_main
 
             code = probe_main(rest)
+        elif command == "lesion":
+            from resnet_exp.analyses.lesion_cli import lesion_main
+
+            code = lesion_main(rest)
         elif command == "bench":
             from resnet_exp.bench import main as bench_main
 
             code = bench_main(rest)
         else:
             err.print(
-                f"[bold red]error:[/] unknown command {command!r}; use train, report, probe or bench (resnet-exp --help)"
+                f"[bold red]error:[/] unknown command {command!r}; use train, report, probe, lesion or bench (resnet-exp --help)"
             )
             code = 2
     except UserError as e:

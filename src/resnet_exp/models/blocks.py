@@ -73,8 +73,14 @@ class PlainBlock(nn.Module):
         self.conv2 = conv3x3(out_channels, out_channels, bias=bias)
         self.bn2 = norm_layer(norm, out_channels)
         self.act = activation_layer(activation, slope)
+        # A lesion (resnet-exp lesion) deletes a block: output = input. A plain block can only
+        # be deleted where its input and output have the same shape.
+        self.deletable = stride == 1 and in_channels == out_channels
+        self.deleted = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.deleted:
+            return x
         out = self.act(self.bn1(self.conv1(x)))
         return self.act(self.bn2(self.conv2(out)))
 
@@ -105,9 +111,15 @@ class ResidualBlock(nn.Module):
         self.skip_gain = skip_gain() if skipinit else None
         self.fixup = FixupScalars() if fixup else None
         self.reshapes = stride != 1 or in_channels != out_channels
+        # A lesion (Veit et al. 2016) deletes the residual branch: the block becomes its
+        # shortcut, relu(shortcut(x)). Always possible, downsampling blocks included.
+        self.deletable = True
+        self.deleted = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.fixup
+        if self.deleted:
+            return self.act(self.shortcut(x + f.bias1a if f is not None and self.reshapes else x))
         if f is None:
             out = self.bn2(self.conv2(self.act(self.bn1(self.conv1(x)))))
             into_shortcut = x
@@ -151,9 +163,15 @@ class PreActBlock(nn.Module):
         self.projects = any(isinstance(m, nn.Conv2d) for m in shortcut.modules())
         self.skip_gain = skip_gain() if skipinit else None
         self.fixup = FixupScalars() if fixup else None
+        self.deletable = True  # a lesion leaves the shortcut: y = shortcut(x)
+        self.deleted = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.deleted and not self.projects:
+            return self.shortcut(x)
         pre = self.act(self.bn1(x))
+        if self.deleted:
+            return self.shortcut(pre)
         if self.fixup is not None:
             # Fixup's biases at the same places as in the post-activation block.
             f = self.fixup

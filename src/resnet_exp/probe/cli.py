@@ -29,27 +29,15 @@ def _data_overridden(overrides: list[str]) -> bool:
 
 def load_subject(cfg, overrides: list[str]):
     """(spec, weights or None, where the weights came from) for `from=RUN_DIR` or a fresh net."""
-    from omegaconf import OmegaConf
-
+    from resnet_exp.analyses.runs import open_run
     from resnet_exp.build import spec_from_config
 
     source = cfg.get("from")
     if not source:
         return spec_from_config(cfg), None, "initialization"
-    from resnet_exp.train.checkpoint import load_checkpoint
-
-    run = Path(str(source)).expanduser()
-    ckpt = run / "checkpoint.pt"
-    if not ckpt.is_file():
-        raise UserError(
-            f"from={source}: no run there (no {ckpt}); give the directory of a resnet-exp train run"
-        )
-    state = load_checkpoint(ckpt)  # reads only: the run and its checkpoint stay as they are
-    recorded = OmegaConf.create(state["config"])
-    if _data_overridden(overrides):  # the run's data, found elsewhere on this machine
-        recorded.data = cfg.data
-    spec = spec_from_config(recorded)
-    return spec, state["trainer"]["model"], f"{run} at iteration {state['trainer']['iteration']}"
+    # The run's data, found elsewhere on this machine, when data.* is given on the command line.
+    run = open_run(source, data=cfg.data if _data_overridden(overrides) else None)
+    return run.spec, run.weights, run.subject
 
 
 def probe_batch(spec, size: int, seed: int):
@@ -71,13 +59,31 @@ def batch_from_data(data, size: int, seed: int, data_seed: int = 0):
     return normalize(x_all[idx], pixel_mean(x_all)), y_all[idx], num_classes
 
 
+def check_memory(model, image_shape: tuple, batch: int, dtype, key: str) -> None:
+    """Refuse, in one line, a probe that would not fit in this machine's free memory (a
+    1202-layer net at batch 128 needs about 10 GB in float32) instead of being killed."""
+    from resnet_exp.probe.signals import available_bytes, probe_bytes
+
+    free = available_bytes()
+    if free is None:
+        return
+    need = probe_bytes(model, image_shape, batch, dtype)
+    if need > 0.8 * free:
+        fits = max(1, int(0.5 * free / (need / batch)))
+        gb = 1024**3
+        raise UserError(
+            f"{key}={batch} needs about {need / gb:.1f} GB for this net in {str(dtype).split('.')[-1]} "
+            f"and {free / gb:.1f} GB is available: use {key}={fits} or less"
+        )
+
+
 def run_probe(cfg, overrides: list[str], out_dir: Path) -> dict:
     import torch
 
     from resnet_exp.build import build_model
     from resnet_exp.palette import block_colour
     from resnet_exp.probe.figures import per_layer, save
-    from resnet_exp.probe.signals import layer_stats
+    from resnet_exp.probe.signals import finite, layer_stats
 
     spec, weights, subject = load_subject(cfg, overrides)
     x, y, num_classes = probe_batch(spec, int(cfg.probe_batch), int(cfg.probe_seed))
@@ -85,7 +91,14 @@ def run_probe(cfg, overrides: list[str], out_dir: Path) -> dict:
     model = build_model(spec, num_classes)
     if weights is not None:
         model.load_state_dict(weights)
-    rows = [s.as_row() for s in layer_stats(model, x, y, dtype=torch.float64)]
+    check_memory(model, tuple(x.shape[1:]), len(y), torch.float32, "probe_batch")
+    stats, dtype = layer_stats(model, x, y), "float32"
+    if not finite(stats):
+        # A deep plain net's gradient outgrows float32 (about 1e80 at depth 1202 with BN):
+        # measure it in float64 instead of writing inf.
+        check_memory(model, tuple(x.shape[1:]), len(y), torch.float64, "probe_batch")
+        stats, dtype = layer_stats(model, x, y, dtype=torch.float64), "float64 (float32 overflowed)"
+    rows = [s.as_row() for s in stats]
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "probe.csv").open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -101,6 +114,7 @@ def run_probe(cfg, overrides: list[str], out_dir: Path) -> dict:
             "images": len(y),
             "seed": int(cfg.probe_seed),
             "mode": "training (batch statistics)",
+            "dtype": dtype,
         },
         "first_vs_last": {
             k: {
@@ -286,6 +300,11 @@ def depth_main(argv: list[str]) -> int:
             soft_wrap=True,
         )
 
+    from resnet_exp.models.net import build_net
+
+    deepest = build_net(depths[-1], "plain", width=args.width, num_classes=num_classes)
+    check_memory(deepest, tuple(x.shape[1:]), len(y), torch.float64, "--batch")
+    del deepest
     probes = probe_depths(
         variants, depths, args.width, x, y, num_classes, points=args.points, seed=args.seed, report=tell
     )

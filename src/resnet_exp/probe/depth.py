@@ -112,7 +112,7 @@ def probe_depths(
             start = time.perf_counter()
             model = build_net(depth, shortcut="A", width=width, num_classes=num_classes, seed=seed, **kw)
             rows = [s.as_row() for s in layer_stats(model, x, y, dtype=torch.float64)]
-            line = line_gradients(model, x[0], x, points=points, seed=seed)
+            line = line_gradients(model, x[0], x, points=points, seed=seed, chunk=len(x))
             probe = DepthProbe(
                 name, depth, rows, line, time.perf_counter() - start, {**kw, "width": width}
             )

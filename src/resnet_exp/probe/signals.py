@@ -12,6 +12,7 @@ so the model, its BN running statistics and its optimizer see nothing.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -55,16 +56,23 @@ def layer_stats(
     model: CifarNet, x: torch.Tensor, y: torch.Tensor, dtype: torch.dtype | None = None
 ) -> list[LayerStat]:
     """Forward and backward once on (x, y) in training mode, on a copy of `model` (in `dtype`
-    if given: float64 measures the gradients of 1000-layer plain nets, which overflow float32)."""
+    if given: float64 measures the gradients of 1000-layer plain nets, which overflow float32).
+
+    Each response's std is taken as it is computed and its gradient norm by a tensor hook, so no
+    response or gradient is kept beyond what autograd itself needs: at depth 1202 keeping them
+    all (retain_grad) doubled the probe's memory."""
     probe = copy.deepcopy(model).train()
     if dtype is not None:
         probe, x = probe.to(dtype), x.to(dtype)
     layers = conv_layers(probe)
-    responses: list[torch.Tensor] = []
+    stds: list[float] = []
+    grads: dict[int, float] = {}
 
     def keep(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
-        output.retain_grad()
-        responses.append(output)
+        i = len(stds)
+        stds.append(float(output.detach().double().std()))
+        if output.requires_grad:
+            output.register_hook(lambda g: grads.__setitem__(i, float(g.double().norm())))
 
     # An Identity (norm=none) returns its input tensor itself: one hook per layer still sees
     # exactly that layer's conv output.
@@ -76,24 +84,30 @@ def layer_stats(
     finally:
         for h in handles:
             h.remove()
-    if len(responses) != len(layers):
-        raise RuntimeError(f"expected {len(layers)} responses, got {len(responses)}")
+    if len(stds) != len(layers):
+        raise RuntimeError(f"expected {len(layers)} responses, got {len(stds)}")
     out = []
-    for i, ((stage, block, name, conv, _), r) in enumerate(zip(layers, responses, strict=True)):
+    for i, (stage, block, name, conv, _) in enumerate(layers):
         out.append(
             LayerStat(
                 index=i,
                 stage=stage,
                 block=block,
                 conv=name,
-                response_std=float(r.detach().double().std()),
-                grad_norm=float(r.grad.double().norm()) if r.grad is not None else 0.0,
+                response_std=stds[i],
+                grad_norm=grads.get(i, 0.0),
                 weight_grad_norm=float(conv.weight.grad.double().norm())
                 if conv.weight.grad is not None
                 else 0.0,
             )
         )
     return out
+
+
+def finite(stats: list[LayerStat]) -> bool:
+    return all(
+        math.isfinite(v) for t in stats for v in (t.response_std, t.grad_norm, t.weight_grad_norm)
+    )
 
 
 def stage_summary(stats: list[LayerStat]) -> dict[str, float]:
@@ -107,3 +121,47 @@ def stage_summary(stats: list[LayerStat]) -> dict[str, float]:
         out[f"stage{s}_response_std"] = sum(t.response_std for t in mine) / len(mine)
         out[f"stage{s}_grad_norm"] = sum(t.grad_norm**2 for t in mine) ** 0.5
     return out
+
+
+# Bytes a probe needs per element of the activations one image produces: autograd keeps about
+# one tensor per layer output for the backward pass, plus the gradient flowing back and the
+# temporaries of the statistics. Measured (docs/performance.md, depth 1202 and 302).
+BYTES_PER_ACTIVATION = {torch.float32: 4 * 2.0, torch.float64: 8 * 2.0}
+
+
+def activation_elements(model: nn.Module, image_shape: tuple[int, ...]) -> int:
+    """Elements of every leaf module's output for one image, from one no-grad forward pass."""
+    count = 0
+
+    def add(_m: nn.Module, _i: tuple, out: torch.Tensor) -> None:
+        nonlocal count
+        count += out.numel()
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(add) for m in leaves]
+    was_training = model.training
+    try:
+        model.eval()  # no BN statistics updated by this pass
+        with torch.no_grad():
+            model(torch.zeros(1, *image_shape, dtype=next(model.parameters()).dtype))
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return count
+
+
+def probe_bytes(model: nn.Module, image_shape: tuple[int, ...], batch: int, dtype: torch.dtype) -> int:
+    """Estimated peak memory of layer_stats on a batch of `batch` images in `dtype`."""
+    return int(activation_elements(model, image_shape) * batch * BYTES_PER_ACTIVATION[dtype])
+
+
+def available_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo (Linux); None where it cannot be read."""
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None

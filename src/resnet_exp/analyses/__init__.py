@@ -1,0 +1,1 @@
+"""Analyses of trained runs: lesions (and, to come, loss landscapes and the probe)."""

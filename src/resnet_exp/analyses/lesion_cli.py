@@ -1,0 +1,224 @@
+"""`resnet-exp lesion`: the lesion study of trained runs (a Hydra app, shaped like `probe from=`)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from rich.table import Table
+
+from resnet_exp.errors import UserError
+from resnet_exp.term import Console
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+_codes: list[int] = []
+
+LESION_PATH_KEYS = ("from", "data_root", "out_root")
+
+
+def _optional_int(value, key: str, minimum: int = 1) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UserError(f"{key}={value} must be an integer >= {minimum} (or null)")
+    return value
+
+
+def lesion_run(run_dir: Path, cfg, out_dir: Path) -> dict:
+    """Lesion one finished run; write lesion.json, single.csv, random.csv into out_dir."""
+    import torch
+
+    from resnet_exp.analyses.lesion import lesion_study
+    from resnet_exp.analyses.runs import eval_images, open_run
+    from resnet_exp.build import build_model
+
+    run = open_run(run_dir, data_root=cfg.get("data_root"))
+    images = _optional_int(cfg.images, "images")
+    draws = _optional_int(cfg.draws, "draws")
+    max_k = _optional_int(cfg.max_k, "max_k")
+    x, y, num_classes = eval_images(run.spec, "test", images, int(cfg.seed))
+    model = build_model(run.spec, num_classes)
+    model.load_state_dict(run.weights)
+    m = run.spec.model
+    label = f"{m.block}-{m.depth} s{run.spec.loop.seed}"
+    start = time.perf_counter()
+    with torch.no_grad():
+        result = lesion_study(
+            model, x, y, max_k=max_k, draws=draws, seed=int(cfg.seed), batch_size=int(cfg.batch_size)
+        )
+    doc = {
+        "run": str(run.path),
+        "label": label,
+        "net": {k: getattr(m, k) for k in m.__dataclass_fields__},
+        "seed": run.spec.loop.seed,
+        "iteration": run.iteration,
+        "test_images": len(y),
+        "test_images_seed": int(cfg.seed),
+        "precision": "float32 (evaluation; whatever the run trained in)",
+        "seconds": round(time.perf_counter() - start, 1),
+        **result,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "lesion.json").write_text(json.dumps(doc, indent=1) + "\n")
+    with (out_dir / "single.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["label", "stage", "block", "downsampling", "deletable", "error", "why_not"])
+        w.writeheader()
+        w.writerows({k: r[k] for k in w.fieldnames} for r in result["single"])
+    with (out_dir / "random.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["k", "mean", "std", "errors"])
+        w.writeheader()
+        w.writerows({"k": r["k"], "mean": r["mean"], "std": r["std"], "errors": " ".join(f"{e:.4f}" for e in r["errors"])} for r in result["random"])
+    return doc
+
+
+def lesion_table(docs: list[dict]) -> Table:
+    t = Table(title=f"Lesions: test error (%) on {docs[0]['test_images']} test images")
+    for h in ("net", "intact", "one block: median", "worst", "skipped", "k random: 1", "largest k"):
+        t.add_column(h, justify="left" if h == "net" else "right")
+    for d in docs:
+        singles = sorted(r["error"] for r in d["single"] if r["error"] is not None)
+        worst = max((r for r in d["single"] if r["error"] is not None), key=lambda r: r["error"])
+        median = singles[len(singles) // 2] if singles else None
+        last = d["random"][-1] if d["random"] else None
+        t.add_row(
+            d["label"],
+            f"{d['baseline_error'] * 100:.1f}",
+            f"{median * 100:.1f}" if median is not None else "-",
+            f"{worst['error'] * 100:.1f} ({worst['label']})",
+            str(d["blocks"] - d["deletable"]),
+            f"{d['random'][0]['mean'] * 100:.1f}" if d["random"] else "-",
+            f"{last['mean'] * 100:.1f} (k={last['k']})" if last else "-",
+        )
+    return t
+
+
+def skipped_note(docs: list[dict]) -> str | None:
+    skipped = {
+        d["label"]: [r["label"] for r in d["single"] if not r["deletable"]] for d in docs
+    }
+    skipped = {k: v for k, v in skipped.items() if v}
+    if not skipped:
+        return None
+    parts = "; ".join(f"{k}: blocks {', '.join(v)}" for k, v in skipped.items())
+    return f"not deleted (plain blocks whose input and output shapes differ: stride 2, more channels): {parts}"
+
+
+def combine(folder: Path) -> Path | None:
+    """Every lesion.json under `folder` drawn into one lesions.png (and a combined table)."""
+    from resnet_exp.analyses.figures import lesion_figure, save
+
+    docs = [json.loads(p.read_text()) for p in sorted(folder.glob("*/lesion.json"))]
+    if not docs:
+        return None
+    docs.sort(key=lambda d: (d["net"]["block"], d["net"]["depth"], d["seed"]))
+    return save(lesion_figure(docs), folder / "lesions.png")
+
+
+def _lesion_task(cfg) -> None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from resnet_exp.analyses.runs import expand_runs
+
+    hc = HydraConfig.get()
+    multirun = hc.mode == RunMode.MULTIRUN
+    out_dir = Path(hc.runtime.output_dir)
+    try:
+        runs = expand_runs(cfg["from"])
+        docs, skipped = [], []
+        for run in runs:
+            target = out_dir if len(runs) == 1 else out_dir / run.name
+            if len(runs) > 1:
+                err.print(f"lesions of {run.name} ...", soft_wrap=True)
+            try:
+                docs.append(lesion_run(run, cfg, target))
+            except UserError as e:
+                if len(runs) == 1:
+                    raise
+                skipped.append(f"{run.name}: {str(e).split(': ', 1)[-1]}")  # a sweep goes on
+        for line in skipped:
+            err.print(f"skipped {line}", soft_wrap=True)
+        if not docs:
+            raise UserError(f"from={cfg['from']}: none of its {len(runs)} runs could be lesioned")
+    except UserError as e:
+        if out_dir.is_dir() and not list(out_dir.rglob("lesion.json")):
+            shutil.rmtree(out_dir, ignore_errors=True)  # leave nothing that looks like a result
+        err.print(f"[bold red]error:[/] {e}", soft_wrap=True)
+        _codes.append(2)
+        if not multirun:
+            raise SystemExit(2) from None
+        return
+    out.print(lesion_table(docs))
+    note = skipped_note(docs)
+    if note:
+        out.print(note, soft_wrap=True)
+    if len(runs) > 1:
+        combine(out_dir)
+        files = "a folder per run, lesions.png"
+    else:
+        from resnet_exp.analyses.figures import lesion_figure, save
+
+        save(lesion_figure(docs), out_dir / "lesion.png")
+        files = "lesion.json, single.csv, random.csv, lesion.png"
+    out.print(f"written to {out_dir}: {files}", soft_wrap=True)
+    _codes.append(0)
+
+
+class CombineLesions(Callback):
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        written = combine(Path(config.hydra.sweep.dir))
+        if written is not None:
+            print(f"combined figure: {written}")
+
+
+HELP = """usage: resnet-exp lesion from=RUN_DIR|SWEEP_DIR [KEY=VALUE ...] [-m]
+
+Delete blocks of trained nets and measure the test error (Veit, Wilber and Belongie
+2016): each block in turn (a residual block becomes its shortcut; a plain block the
+identity, where its input and output shapes match), then k random blocks at once.
+
+keys (default):
+  from=PATH       a finished run's folder, or a sweep folder (all its finished runs)
+  images=2000     test images per lesion, a fixed seeded subset (null: all)
+  draws=5         random sets of blocks per k
+  max_k=null      largest k (null: half of the deletable blocks)
+  seed=0          which test images and which random blocks
+  batch_size=500  evaluation batch
+  data_root=null  the run's images, found elsewhere on this machine
+  out_root=outputs
+
+examples (a 56-layer pair at width 8: a few minutes on 2 cores):
+  resnet-exp lesion from=outputs/sweeps/degradation_laptop_warmup
+  resnet-exp lesion -m from=RUN_A,RUN_B images=1000
+writes outputs/lesions/<name>/: lesion.json, single.csv, random.csv, a figure
+"""
+
+
+def lesion_main(args: list[str]) -> int:
+    import hydra
+
+    from resnet_exp.build import register_resolvers
+    from resnet_exp.cli import check_one_mode, check_out_root, config_dir
+    from resnet_exp.overrides import check_keys, known_keys, quote_paths
+
+    register_resolvers()
+    if {"-h", "--help"} & set(args):
+        print(HELP, end="")
+        return 0
+    if not any(a.split("=", 1)[0] == "from" for a in args):
+        raise UserError("give the runs to lesion: resnet-exp lesion from=RUN_DIR (or a sweep folder)")
+    if "--hydra-help" not in args:
+        check_keys(args, known_keys(config_dir(), "lesion"), "lesion")
+    check_one_mode(args)
+    check_out_root(args)
+    sys.argv = ["resnet-exp lesion", *(quote_paths(a, LESION_PATH_KEYS) for a in args)]
+    _codes.clear()
+    hydra.main(config_path=str(config_dir()), config_name="lesion", version_base="1.3")(_lesion_task)()
+    return max(_codes, default=0)
