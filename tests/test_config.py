@@ -205,6 +205,20 @@ def test_four_depth_laptop_preset_is_the_warm_up_preset_at_four_depths_evaluated
     assert name_suffix(["block=plain", "depth=32", *job]) == "_data=imagefolder"
 
 
+def test_deep_preset_runs_plain_residual_and_preact_at_110_and_1202_with_a_constant_lr() -> None:
+    cfg = compose_train(["experiment=deep_laptop"], with_hydra=True)
+    assert cfg.sweep_name == "deep_laptop" and cfg.hydra.launcher.n_jobs == 2
+    params = [(k, v) for k, v in cfg.hydra.sweeper.params.items()]
+    assert params == [("depth", "1202,110"), ("block", "plain,residual,preact")]  # deepest first
+    spec = spec_from_config(compose_train(["experiment=deep_laptop", "depth=1202", "block=preact"]))
+    assert (spec.model.width, spec.loop.batch_size, spec.loop.iterations) == (8, 32, 320)
+    # No warm-up (auto would switch it on from depth 110) and no lr drops: lr 0.05 throughout.
+    assert spec.optim.warmup is False and spec.optim.milestones == () and spec.optim.lr == 0.05
+    assert spec.data.test_subset == 1000 and spec.loop.eval_every > spec.loop.iterations
+    job = ["experiment=deep_laptop", "data=imagefolder", "data.root=/x", "seed=1"]
+    assert name_suffix(["block=plain", "depth=1202", *job]) == "_data=imagefolder"
+
+
 @pytest.mark.parametrize(
     "override,message",
     [

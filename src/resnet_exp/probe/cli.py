@@ -255,7 +255,7 @@ def depth_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="resnet-exp probe depth",
         description="Fresh nets at every depth and variant: per-layer response std and gradient "
-        "norm (one batch, training mode, float64) and the correlation of input gradients between "
+        "norm (one batch, training mode; float64 where float32 overflows) and the correlation of input gradients between "
         "neighbouring inputs (shattered gradients).",
         epilog="example: resnet-exp probe depth --depths 20,56,110 --variants plain,residual  "
         "(about a minute on 2 cores); the README's figures: --depths 20,56,110,302,1202 "
@@ -300,13 +300,12 @@ def depth_main(argv: list[str]) -> int:
             soft_wrap=True,
         )
 
-    from resnet_exp.models.net import build_net
+    def fits(model, dtype) -> None:
+        check_memory(model, tuple(x.shape[1:]), len(y), dtype, "--batch")
 
-    deepest = build_net(depths[-1], "plain", width=args.width, num_classes=num_classes)
-    check_memory(deepest, tuple(x.shape[1:]), len(y), torch.float64, "--batch")
-    del deepest
     probes = probe_depths(
-        variants, depths, args.width, x, y, num_classes, points=args.points, seed=args.seed, report=tell
+        variants, depths, args.width, x, y, num_classes, points=args.points, seed=args.seed,
+        report=tell, check=fits,
     )
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@ nets from a few layers to 1202, with and without BatchNorm.
 
 For every variant (block, normalization, initializer) and depth it builds a fresh net and
 measures, on one fixed seeded batch, the per-layer response std and gradient norm (training
-mode, float64: see signals.layer_stats) and the correlation of input gradients between
+mode; float64 where float32 overflows: see signals.layer_stats) and the correlation of input gradients between
 neighbouring inputs (shatter.line_gradients). The answers the seeds predict: without BN, plain
 nets' signals vanish or explode with depth and residual nets' explode unless the branches start
 small (Fixup, SkipInit); with BN the plain net's gradients still grow towards the input, and
@@ -20,7 +20,7 @@ import torch
 from resnet_exp.errors import UserError
 from resnet_exp.models.net import build_net, check_depth
 from resnet_exp.probe.shatter import LineGradients, line_gradients
-from resnet_exp.probe.signals import layer_stats
+from resnet_exp.probe.signals import finite, layer_stats
 
 # name -> build_net keywords. BN variants use the paper's He init; without BN, He init alone and
 # the two normalization-free remedies for residual branches.
@@ -43,6 +43,7 @@ class DepthProbe:
     line: LineGradients
     seconds: float
     net: dict = field(default_factory=dict)
+    dtype: str = "float32"  # of the layer statistics: float64 where float32 overflowed
 
     def summary_row(self) -> dict:
         first, last = self.layers[0], self.layers[-1]
@@ -62,6 +63,7 @@ class DepthProbe:
             else None,
             "neighbour_gradient_correlation": self.line.neighbour_correlation,
             "gradients_finite": self.line.finite,
+            "dtype": self.dtype,
             "seconds": round(self.seconds, 2),
         }
 
@@ -103,18 +105,31 @@ def probe_depths(
     points: int = 64,
     seed: int = 0,
     report=None,
+    check=None,
 ) -> list[DepthProbe]:
-    """Measure every (variant, depth) at initialization; `report(probe)` after each."""
+    """Measure every (variant, depth) at initialization; `report(probe)` after each;
+    `check(model, dtype)` before each measurement (e.g. a memory guard that raises)."""
     results = []
     for depth in depths:
         for name in variants:
             kw = VARIANTS[name]
             start = time.perf_counter()
             model = build_net(depth, shortcut="A", width=width, num_classes=num_classes, seed=seed, **kw)
-            rows = [s.as_row() for s in layer_stats(model, x, y, dtype=torch.float64)]
-            line = line_gradients(model, x[0], x, points=points, seed=seed, chunk=len(x))
+            # float32 first; float64 where it overflows (a plain net's gradient at depth 1202
+            # with BN), as the per-net probe does: float64 needs ~8x the memory on CPU.
+            if check is not None:
+                check(model, torch.float32)
+            stats, dtype = layer_stats(model, x, y), "float32"
+            if not finite(stats):
+                if check is not None:
+                    check(model, torch.float64)
+                stats, dtype = layer_stats(model, x, y, dtype=torch.float64), "float64"
+            line = line_gradients(model, x[0], x, points=points, seed=seed, chunk=len(x), dtype=torch.float32)
+            if not line.finite:
+                line = line_gradients(model, x[0], x, points=points, seed=seed, chunk=len(x))
             probe = DepthProbe(
-                name, depth, rows, line, time.perf_counter() - start, {**kw, "width": width}
+                name, depth, [s.as_row() for s in stats], line, time.perf_counter() - start,
+                {**kw, "width": width}, dtype,
             )
             del model
             results.append(probe)

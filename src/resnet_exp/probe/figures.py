@@ -152,7 +152,7 @@ def depth_signals(probes: list, depth: int) -> Figure:
     ax.grid(alpha=0.3)
     handles, labels = axes[2].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=min(7, len(labels)), fontsize=8, frameon=False)
-    fig.suptitle("Signals at initialization (one batch, training mode, float64; solid: BN, dashed: no BN, dotted: no BN + remedy)", fontsize=10)
+    fig.suptitle("Signals at initialization (one batch, training mode; solid: BN, dashed: no BN, dotted: no BN + remedy)", fontsize=10)
     return fig
 
 

@@ -123,10 +123,11 @@ def stage_summary(stats: list[LayerStat]) -> dict[str, float]:
     return out
 
 
-# Bytes a probe needs per element of the activations one image produces: autograd keeps about
-# one tensor per layer output for the backward pass, plus the gradient flowing back and the
-# temporaries of the statistics. Measured (docs/performance.md, depth 1202 and 302).
-BYTES_PER_ACTIVATION = {torch.float32: 4 * 2.0, torch.float64: 8 * 2.0}
+# Peak memory of layer_stats per element of the activations one image produces (all leaf modules'
+# outputs). Measured with plain nets at width 8 (docs/performance.md): float32 3.1-3.2 bytes at
+# depths 110-1202; float64 6.8-29 bytes (its CPU convolutions keep their unfolded input for the
+# backward pass, 9 values per input value). Rounded up, so the guard errs on the safe side.
+BYTES_PER_ACTIVATION = {torch.float32: 4.0, torch.float64: 32.0}
 
 
 def activation_elements(model: nn.Module, image_shape: tuple[int, ...]) -> int:
