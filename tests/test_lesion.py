@@ -136,3 +136,27 @@ def test_lesion_refuses_what_it_cannot_read_in_one_line(tmp_path: Path) -> None:
     r = run_cli(["lesion", f"from={run}", "imagez=5"], tmp_path)
     assert r.returncode == 2 and "images=5" in r.stderr
     assert not list((tmp_path / "outputs").rglob("lesion.json")) if (tmp_path / "outputs").exists() else True
+
+
+def test_exported_weights_serve_analyses_but_not_training(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from conftest import REPO, cli_env
+
+    run = train_tiny(tmp_path, "residual")
+    r = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "export_weights.py"), str(run), "--out", "weights"],
+        cwd=tmp_path, capture_output=True, text=True, env=cli_env(tmp_path), timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    exported = tmp_path / "weights" / "residual"
+    assert (exported / "checkpoint.pt").stat().st_size < (run / "checkpoint.pt").stat().st_size
+    r = run_cli(["lesion", f"from={exported}", "images=32", "draws=1"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    direct = run_cli(["lesion", f"from={run}", "images=32", "draws=1", "out_root=direct"], tmp_path)
+    a = json.loads((tmp_path / "outputs/lesions/from_residual/lesion.json").read_text())
+    b = json.loads((tmp_path / "direct/lesions/from_residual/lesion.json").read_text())
+    assert direct.returncode == 0 and a["single"] == b["single"]  # the same weights
+    r = run_cli(["train", *TINY, "block=residual", f"resume={exported}", "iterations=16"], tmp_path)
+    assert r.returncode == 2 and "cannot resume training" in r.stderr

@@ -205,6 +205,11 @@ def _run(spec: RunSpec, run_dir: Path, stop: StopRequest) -> Outcome:
         return over
     device = resolve_device(spec.loop.device)
     checkpoint = load_checkpoint(resume_from) if resume_from is not None else None
+    if checkpoint is not None and checkpoint.get("weights_only"):
+        raise UserError(
+            f"{resume_from} holds a trained net's weights only (exported for analyses, "
+            "scripts/export_weights.py), no optimizer state: it cannot resume training"
+        )
     # precision=auto becomes fp32 or bf16 before anything compares or records the run: the
     # resolved value is part of its result identity (bf16 and fp32 runs are never pooled).
     spec = with_resolved_auto(spec, device, recorded_precision(previous, checkpoint))
