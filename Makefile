@@ -14,7 +14,7 @@ DATA_ARGS := $(if $(DATA),data=imagefolder data.root=$(abspath $(DATA)),)
 SEEDS  ?=
 SEED_ARGS := $(if $(SEEDS),seed=$(SEEDS),)
 
-.PHONY: setup test test-all lint format demo sweep-cpu sweep-cpu-fig6 sweep-cpu-no-warmup sweep-cpu-long-ends sweep-cpu-depths sweep-cpu-long report tensorboard bench bench-sweep-cpu wheel clean
+.PHONY: setup test test-all lint format demo sweep-cpu sweep-cpu-fig6 sweep-cpu-deep probe-depth sweep-cpu-no-warmup sweep-cpu-long-ends sweep-cpu-depths sweep-cpu-long report tensorboard bench bench-sweep-cpu wheel clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ sweep-cpu: setup                  ## Figure 6 on a laptop, both halves: plain/re
 sweep-cpu-fig6: setup             ## all four depths (20/32/44/56) of the warm-up preset, 12 test evaluations per run (under trial; docs/results/degradation_laptop_fig6), and its report
 	$(BIN)/resnet-exp train -m experiment=degradation_laptop_fig6 progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_fig6
+
+sweep-cpu-deep: setup             ## do 1000-layer nets train? plain/residual/preact at 110 and 1202, 320 steps (13.5 min per seed on a 2-core AMD EPYC), and its report
+	$(BIN)/resnet-exp train -m experiment=deep_laptop progress=false $(DATA_ARGS) $(SEED_ARGS)
+	$(BIN)/resnet-exp report outputs/sweeps/deep_laptop
+
+probe-depth: setup                ## signals and shattered gradients at initialization, depths 20-1202 (the README's figures)
+	$(BIN)/resnet-exp probe depth --depths 20,56,110,302,1202 --batch 16 --points 32 --span 0.25 $(if $(DATA),--data-root $(DATA),)
 
 sweep-cpu-no-warmup: setup        ## the same without warm-up (~42 min per seed): the residual half in 3 of 4 seeds only
 	$(BIN)/resnet-exp train -m experiment=degradation_laptop progress=false $(DATA_ARGS) $(SEED_ARGS)

@@ -150,3 +150,25 @@ def test_finite_flags_overflowed_statistics() -> None:
 
     ok = LayerStat(0, 0, -1, "stem", 1.0, 2.0, 3.0)
     assert finite([ok]) and not finite([ok, LayerStat(1, 1, 0, "conv1", 1.0, float("inf"), 1.0)])
+
+
+class DeadNet(LinearNet):
+    """Its output does not depend on the input (as a net whose ReLUs all died)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(0 * x.flatten(1))
+
+
+class HugeNet(LinearNet):
+    """Gradients of 1e25: their products overflow float32."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(1e25 * torch.sin(x.flatten(1)))
+
+
+def test_no_gradient_is_no_correlation_and_huge_gradients_do_not_overflow() -> None:
+    x0 = images(1, size=8)[0]
+    dead = line_gradients(DeadNet(), x0, None, points=6, dtype=torch.float32)
+    assert dead.neighbour_correlation is None and dead.correlation_by_lag[0] is None
+    huge = line_gradients(HugeNet(), x0, None, points=6, span=0.01, dtype=torch.float32)
+    assert huge.finite and 0.99 < huge.neighbour_correlation <= 1.0 + 1e-9

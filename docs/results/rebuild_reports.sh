@@ -16,5 +16,6 @@ rep $R/degradation_laptop_long $R/degradation_laptop_long/runs $R/degradation_cp
     $R/laptop_trials/runs/trial_long12k/residual-{20,56}_* --data-root "$DATA"
 rep $R/degradation_laptop_warmup $R/degradation_laptop_warmup/runs --data-root "$DATA"
 rep $R/degradation_laptop_fig6 $R/degradation_laptop_fig6/runs
+rep $R/deep_laptop $R/deep_laptop/runs
 mkdir -p $R/laptop_trials/report
 rep $R/laptop_trials/report $R/laptop_trials/runs --data-root "$DATA"

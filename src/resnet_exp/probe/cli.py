@@ -245,11 +245,15 @@ def _g(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
 
 
+def _c(value: float | None) -> str:
+    return "no gradient" if value is None else f"{value:.3f}"
+
+
 def depth_main(argv: list[str]) -> int:
     import torch
 
     from resnet_exp.probe.depth import VARIANTS, parse_depths, parse_variants, probe_depths
-    from resnet_exp.probe.figures import depth_signals, save, shattered
+    from resnet_exp.probe.figures import contrast_depth, depth_signals, save, shattered
     from resnet_exp.specs import DataSpec
 
     p = argparse.ArgumentParser(
@@ -270,6 +274,13 @@ def depth_main(argv: list[str]) -> int:
     p.add_argument("--width", type=int, default=8, help="base filters (default 8, the laptop width)")
     p.add_argument("--batch", type=int, default=32, help="images in the fixed batch (default 32)")
     p.add_argument("--points", type=int, default=64, help="inputs along the line (default 64)")
+    p.add_argument(
+        "--span",
+        type=float,
+        default=1.0,
+        help="length of the line in units of the image's norm (default 1); neighbours are "
+        "span/(points-1) apart, which sets the scale the correlation is measured at",
+    )
     p.add_argument("--seed", type=int, default=0, help="weights, batch, line and output direction")
     p.add_argument("--data-root", help="CIFAR-10 images in ImageFolder layout (default: synthetic images)")
     p.add_argument("--out", default="outputs/probes/depth", help="output folder")
@@ -278,6 +289,8 @@ def depth_main(argv: list[str]) -> int:
     for name, value in (("--width", args.width), ("--batch", args.batch), ("--points", args.points)):
         if value < (2 if name != "--width" else 1):
             raise UserError(f"{name}={value} is too small")
+    if not args.span > 0:
+        raise UserError(f"--span={args.span} must be positive")
     if args.data_root:
         data = DataSpec(source="imagefolder", root=args.data_root)
         source = f"training images of {args.data_root}"
@@ -287,7 +300,7 @@ def depth_main(argv: list[str]) -> int:
     x, y, num_classes = batch_from_data(data, args.batch, args.seed)
     err.print(
         f"{len(variants)} variant(s) x {len(depths)} depth(s), width {args.width}, "
-        f"{len(y)} {source}, {args.points} points on the line",
+        f"{len(y)} {source}, {args.points} points on a line of length {args.span:g} x |image|",
         soft_wrap=True,
     )
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -296,7 +309,7 @@ def depth_main(argv: list[str]) -> int:
         row = r.summary_row()
         err.print(
             f"{r.variant}-{r.depth}: grad first/last {_g(row['grad_norm_first_over_last'])}, "
-            f"neighbour correlation {row['neighbour_gradient_correlation']:.3f} ({r.seconds:.1f} s)",
+            f"neighbour correlation {_c(row['neighbour_gradient_correlation'])} ({r.seconds:.1f} s)",
             soft_wrap=True,
         )
 
@@ -304,8 +317,8 @@ def depth_main(argv: list[str]) -> int:
         check_memory(model, tuple(x.shape[1:]), len(y), dtype, "--batch")
 
     probes = probe_depths(
-        variants, depths, args.width, x, y, num_classes, points=args.points, seed=args.seed,
-        report=tell, check=fits,
+        variants, depths, args.width, x, y, num_classes, points=args.points, span=args.span,
+        seed=args.seed, report=tell, check=fits,
     )
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -331,16 +344,16 @@ def depth_main(argv: list[str]) -> int:
     (folder / "depth.json").write_text(json.dumps(doc, indent=1) + "\n")
     deepest = depths[-1]
     save(depth_signals(probes, deepest), folder / "signals.png")
-    save(shattered(probes, deepest), folder / "shattered.png")
+    save(shattered(probes, contrast_depth(probes)), folder / "shattered.png")
     table = Table(title=f"at initialization, width {args.width} ({len(y)} images)")
     for h in ("net", "grad first/last", "response std last", "gradient correlation"):
-        table.add_column(h, justify="left" if h == "net" else "right")
+        table.add_column(h, justify="left" if h == "net" else "right", no_wrap=h == "net")
     for row in summary:
         table.add_row(
             f"{row['variant']}-{row['depth']}",
             _g(row["grad_norm_first_over_last"]),
             f"{row['response_std_last']:.3g}",
-            f"{row['neighbour_gradient_correlation']:.3f}",
+            _c(row["neighbour_gradient_correlation"]),
         )
     out.print(table)
     if any(row["grad_norm_first_over_last"] is None for row in summary):

@@ -103,6 +103,7 @@ def probe_depths(
     num_classes: int,
     *,
     points: int = 64,
+    span: float = 1.0,
     seed: int = 0,
     report=None,
     check=None,
@@ -124,9 +125,10 @@ def probe_depths(
                 if check is not None:
                     check(model, torch.float64)
                 stats, dtype = layer_stats(model, x, y, dtype=torch.float64), "float64"
-            line = line_gradients(model, x[0], x, points=points, seed=seed, chunk=len(x), dtype=torch.float32)
+            kw_line = {"points": points, "span": span, "seed": seed, "chunk": len(x)}
+            line = line_gradients(model, x[0], x, dtype=torch.float32, **kw_line)
             if not line.finite:
-                line = line_gradients(model, x[0], x, points=points, seed=seed, chunk=len(x))
+                line = line_gradients(model, x[0], x, **kw_line)
             probe = DepthProbe(
                 name, depth, [s.as_row() for s in stats], line, time.perf_counter() - start,
                 {**kw, "width": width}, dtype,

@@ -144,16 +144,35 @@ def depth_signals(probes: list, depth: int) -> Figure:
         ratio = [p.summary_row()["grad_norm_first_over_last"] for p in mine]
         ratio = [float("nan") if r is None else r for r in ratio]  # no gradient: no point
         ax.plot([p.depth for p in mine], ratio, marker="o", label=variant, **variant_style(variant))
-    ax.set_xscale("log")
+    _depth_axis(ax, sorted({p.depth for p in probes}))
     ax.set_yscale("log")
     ax.axhline(1.0, color="0.5", lw=0.8)
-    ax.set_xlabel("depth (layers)")
     ax.set_title("gradient norm, first layer / last layer", fontsize=10)
     ax.grid(alpha=0.3)
     handles, labels = axes[2].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=min(7, len(labels)), fontsize=8, frameon=False)
     fig.suptitle("Signals at initialization (one batch, training mode; solid: BN, dashed: no BN, dotted: no BN + remedy)", fontsize=10)
     return fig
+
+
+def _depth_axis(ax, depths: list[int]) -> None:
+    """A log depth axis labelled at the measured depths themselves."""
+    ax.set_xscale("log")
+    ax.set_xticks(depths, [str(d) for d in depths])
+    ax.minorticks_off()
+    ax.set_xlabel("depth (layers)")
+
+
+def contrast_depth(probes: list) -> int:
+    """The depth where residual and plain (with BN) differ most in gradient correlation: the
+    clearest picture of smooth against shattered."""
+    corr = {(p.variant, p.depth): p.line.neighbour_correlation for p in probes}
+    best, gap = max(p.depth for p in probes), -1.0
+    for d in sorted({p.depth for p in probes}):
+        r, q = corr.get(("residual", d)), corr.get(("plain", d))
+        if r is not None and q is not None and r - q > gap:
+            best, gap = d, r - q
+    return best
 
 
 def shattered(probes: list, depth: int) -> Figure:
@@ -175,14 +194,13 @@ def shattered(probes: list, depth: int) -> Figure:
         mine = sorted((p for p in probes if p.variant == variant), key=lambda p: p.depth)
         right.plot(
             [p.depth for p in mine],
-            [p.line.neighbour_correlation for p in mine],
+            [float("nan") if p.line.neighbour_correlation is None else p.line.neighbour_correlation for p in mine],
             marker="o",
             label=variant,
             **variant_style(variant),
         )
-    right.set_xscale("log")
-    right.set_ylim(-0.05, 1.05)
-    right.set_xlabel("depth (layers)")
+    _depth_axis(right, sorted({p.depth for p in probes}))
+    right.set_ylim(-0.1, 1.05)
     right.set_ylabel("correlation of neighbouring input gradients")
     right.set_title("shattered gradients: 1 = smooth, 0 = white noise", fontsize=10)
     right.grid(alpha=0.3)

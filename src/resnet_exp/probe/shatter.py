@@ -28,8 +28,9 @@ from resnet_exp.models.net import CifarNet
 @dataclass
 class LineGradients:
     t: list[float]  # position of each point on the line, from -span/2 to span/2
-    neighbour_correlation: float  # mean Pearson correlation of gradients at adjacent points
-    correlation_by_lag: list[float]  # mean correlation at lag 1, 2, ... (index 0 = lag 1)
+    neighbour_correlation: float | None  # mean correlation of adjacent points' gradients;
+    # None when no gradient reaches the input at all
+    correlation_by_lag: list[float | None]  # mean correlation at lag 1, 2, ... (index 0 = lag 1)
     pixel_trace: list[float]  # the gradient's component at one fixed input pixel, per point
     finite: bool  # False: a gradient overflowed (the statistics are then meaningless)
 
@@ -106,9 +107,18 @@ def line_gradients(
         hook.remove()
     flat = torch.cat(grads)
     finite = bool(torch.isfinite(flat).all())
+    # Correlations in float64 on rows scaled to a maximum of 1 (a correlation does not see a
+    # row's scale): the gradients of a deep plain net reach 1e20 and their products would
+    # overflow. A row of zeros (no gradient reaches the input: dead ReLUs) has no correlation.
+    flat64 = flat.double()
+    scale = flat64.abs().amax(dim=1, keepdim=True)
+    live = (scale.squeeze(1) > 0) & torch.isfinite(scale.squeeze(1))
+    unit = flat64 / torch.where(scale > 0, scale, torch.ones_like(scale))
     lags = []
     for lag in range(1, min(max_lag, points - 1) + 1):
-        lags.append(float(pearson_rows(flat[:-lag], flat[lag:]).mean()))
+        both = live[:-lag] & live[lag:]
+        r = pearson_rows(unit[:-lag][both], unit[lag:][both]) if both.any() else None
+        lags.append(float(r.mean()) if r is not None and r.numel() else None)
     pixel = int(torch.randint(flat.shape[1], (1,), generator=g))
     return LineGradients(
         t=[float(s) for s in t],

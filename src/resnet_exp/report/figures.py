@@ -56,6 +56,14 @@ def headline(what: str, cells: list[Cell], setting: str) -> str:
     return "; ".join(parts)
 
 
+def _why_missing(cell) -> str:
+    """`diverged at iteration 2` (every run diverged), else `incomplete`."""
+    if cell.runs and all(r.status == "diverged" for r in cell.runs):
+        at = sorted({r.diverged_at or r.iteration or 0 for r in cell.runs})
+        return f"diverged at iteration {'/'.join(map(str, at))}" if at[-1] else "diverged"
+    return "incomplete"
+
+
 def figure6(cells: list[Cell], setting: str = "") -> Figure:
     """One panel per block type, the block's colour shaded by depth (darker = deeper); dashed =
     training, bold = test error (a marker at every evaluation, so that a run evaluated once
@@ -75,7 +83,7 @@ def figure6(cells: list[Cell], setting: str = "") -> Figure:
         for cell in (c for c in cells if c.block == block):
             # Completed seeds make the curve; a cell with none still shows its partial runs.
             runs = cell.completed or cell.runs
-            label = cell.label if cell.completed else f"{cell.label} (incomplete)"
+            label = cell.label if cell.completed else f"{cell.label} ({_why_missing(cell)})"
             colour = depth_shade(block, cell.depth, depths)
             xs, ys = mean_curve([r.train_curve for r in runs])
             if xs.size:
