@@ -258,7 +258,7 @@ def test_experiment_measures_a_presets_nets_as_its_sweep_runs_them() -> None:
     "argv, text",
     [
         (["--experiment", "degradation_laptop", "--depths", "20"], "sets --depths from the preset"),
-        (["--experiment", "nope"], "no such preset; choose from degradation,"),
+        (["--experiment", "nope"], "no such preset; choose from deep_laptop, degradation,"),
     ],
 )
 def test_experiment_errors_are_one_line(argv: list[str], text: str, capsys) -> None:

@@ -28,8 +28,8 @@ usage:
   resnet-exp report PATH... [--out DIR]   figures, table and verdict for runs
   resnet-exp probe [KEY=VALUE ...] [-m]   signal statistics per layer (Figure 7)
   resnet-exp probe linear                 the deep linear demonstration
-  resnet-exp probe depth                  signals and shattered gradients vs depth
-  resnet-exp lesion from=RUN|SWEEP [-m]   delete blocks of trained nets (Veit et al.)
+  resnet-exp probe depth                  signals, shattered gradients vs depth
+  resnet-exp lesion from=RUN [-m]         delete blocks of trained nets
   resnet-exp bench                        your machine's training speed
 
 first steps (on a laptop):

@@ -123,7 +123,8 @@ Hydra's own options: resnet-exp train --hydra-help"""
 PROBE_HEAD = """resnet-exp probe [KEY=VALUE ...] [-m] [from=RUN_DIR]: the signal statistics of a
 net, layer by layer (the paper's Figure 7: response std, and gradient norms), at
 initialization or from the checkpoint of a finished run.
-resnet-exp probe linear: the deep linear demonstration (its own --help)."""
+resnet-exp probe linear: the deep linear demonstration (its own --help).
+resnet-exp probe depth: signals, shattered gradients vs depth (its own --help)."""
 
 PROBE_EXAMPLES = """Examples that finish on a laptop (no training; synthetic images need nothing):
   resnet-exp probe depth=56 block=plain data=synthetic
@@ -159,5 +160,29 @@ def probe_help(conf: Path) -> str:
         PROBE_EXAMPLES.splitlines(),
         key_lines(key_docs(conf / "probe.yaml"), "Probe keys (key=default, then what it does):"),
         PROBE_TAIL.splitlines(),
+    ]
+    return "\n\n".join("\n".join(b) for b in blocks) + "\n"
+
+
+LESION_HEAD = """resnet-exp lesion from=RUN_DIR|SWEEP_DIR [KEY=VALUE ...] [-m]: delete blocks of
+trained nets and measure the test error (Veit, Wilber and Belongie 2016): each
+block in turn (a residual block becomes its shortcut; a plain block the
+identity, where its input and output shapes match), then k random blocks."""
+
+LESION_EXAMPLES = """Examples (a 56-layer pair at width 8: a few minutes on 2 cores):
+  resnet-exp lesion from=outputs/sweeps/degradation_laptop_warmup
+      every finished run of the sweep, one combined figure
+  resnet-exp lesion -m from=RUN_A,RUN_B images=1000"""
+
+LESION_TAIL = """Lesions go to outputs/lesions/<name> (lesion.json, single.csv, random.csv, a
+figure); a sweep folder or -m adds a folder per run and lesions.png."""
+
+
+def lesion_help(conf: Path) -> str:
+    blocks = [
+        LESION_HEAD.splitlines(),
+        LESION_EXAMPLES.splitlines(),
+        key_lines(key_docs(conf / "lesion.yaml"), "Lesion keys (key=default, then what it does):"),
+        LESION_TAIL.splitlines(),
     ]
     return "\n\n".join("\n".join(b) for b in blocks) + "\n"

@@ -80,8 +80,8 @@ def lesion_run(run_dir: Path, cfg, out_dir: Path) -> dict:
 
 def lesion_table(docs: list[dict]) -> Table:
     t = Table(title=f"Lesions: test error (%) on {docs[0]['test_images']} test images")
-    for h in ("net", "intact", "one block: median", "worst", "skipped", "k random: 1", "largest k"):
-        t.add_column(h, justify="left" if h == "net" else "right")
+    for h in ("net", "intact", "1 block: median", "worst (block)", "k=1", "k max"):
+        t.add_column(h, justify="left" if h == "net" else "right", no_wrap=h == "net")
     for d in docs:
         singles = sorted(r["error"] for r in d["single"] if r["error"] is not None)
         worst = max((r for r in d["single"] if r["error"] is not None), key=lambda r: r["error"])
@@ -92,7 +92,6 @@ def lesion_table(docs: list[dict]) -> Table:
             f"{d['baseline_error'] * 100:.1f}",
             f"{median * 100:.1f}" if median is not None else "-",
             f"{worst['error'] * 100:.1f} ({worst['label']})",
-            str(d["blocks"] - d["deletable"]),
             f"{d['random'][0]['mean'] * 100:.1f}" if d["random"] else "-",
             f"{last['mean'] * 100:.1f} (k={last['k']})" if last else "-",
         )
@@ -178,29 +177,6 @@ class CombineLesions(Callback):
             print(f"combined figure: {written}")
 
 
-HELP = """usage: resnet-exp lesion from=RUN_DIR|SWEEP_DIR [KEY=VALUE ...] [-m]
-
-Delete blocks of trained nets and measure the test error (Veit, Wilber and Belongie
-2016): each block in turn (a residual block becomes its shortcut; a plain block the
-identity, where its input and output shapes match), then k random blocks at once.
-
-keys (default):
-  from=PATH       a finished run's folder, or a sweep folder (all its finished runs)
-  images=2000     test images per lesion, a fixed seeded subset (null: all)
-  draws=5         random sets of blocks per k
-  max_k=null      largest k (null: half of the deletable blocks)
-  seed=0          which test images and which random blocks
-  batch_size=500  evaluation batch
-  data_root=null  the run's images, found elsewhere on this machine
-  out_root=outputs
-
-examples (a 56-layer pair at width 8: a few minutes on 2 cores):
-  resnet-exp lesion from=outputs/sweeps/degradation_laptop_warmup
-  resnet-exp lesion -m from=RUN_A,RUN_B images=1000
-writes outputs/lesions/<name>/: lesion.json, single.csv, random.csv, a figure
-"""
-
-
 def lesion_main(args: list[str]) -> int:
     import hydra
 
@@ -210,7 +186,9 @@ def lesion_main(args: list[str]) -> int:
 
     register_resolvers()
     if {"-h", "--help"} & set(args):
-        print(HELP, end="")
+        from resnet_exp.helpscreen import lesion_help
+
+        print(lesion_help(config_dir()), end="")
         return 0
     if not any(a.split("=", 1)[0] == "from" for a in args):
         raise UserError("give the runs to lesion: resnet-exp lesion from=RUN_DIR (or a sweep folder)")
