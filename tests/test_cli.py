@@ -217,22 +217,22 @@ def test_parallel_sweep_stops_on_sigterm_and_resumes(tmp_path: Path, to_group: b
 def test_parallel_jobs_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     from omegaconf import OmegaConf
 
-    from resnet_exp import cli
+    from resnet_exp.train import jobs as coordination
 
     threads = torch.get_num_threads()
-    monkeypatch.setattr(cli.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(coordination.os, "cpu_count", lambda: 8)
     try:
 
         def jobs(launcher: dict, multirun: bool = True) -> int:
-            return cli._parallel_jobs(OmegaConf.create({"launcher": launcher}), multirun)
+            return coordination.parallel_jobs(OmegaConf.create({"launcher": launcher}), multirun)
 
         assert jobs({"n_jobs": 4}) == 4
         assert jobs({"n_jobs": -1}) == 8 and jobs({"n_jobs": -2}) == 7  # joblib's convention
         assert jobs({}) == 1  # Hydra's basic launcher
         assert jobs({"n_jobs": 4}, multirun=False) == 1  # one run keeps every core
-        cli._share_threads(4)
+        coordination.share_threads(4)
         assert torch.get_num_threads() == 2
-        cli._share_threads(16)
+        coordination.share_threads(16)
         assert torch.get_num_threads() == 1  # never zero
     finally:
         torch.set_num_threads(threads)

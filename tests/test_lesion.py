@@ -36,7 +36,9 @@ def zero_branches(net: torch.nn.Module, block: str) -> None:
             torch.nn.init.zeros_(blk.bn2.bias)
 
 
-@pytest.mark.parametrize("block,shortcut", [("residual", "A"), ("residual", "B"), ("preact", "A"), ("preact", "B")])
+@pytest.mark.parametrize(
+    "block,shortcut", [("residual", "A"), ("residual", "B"), ("preact", "A"), ("preact", "B")]
+)
 def test_deleting_a_zero_branch_leaves_the_output_unchanged(block: str, shortcut: str) -> None:
     net = build_net(14, block, shortcut, width=4, seed=0)
     zero_branches(net, block)
@@ -107,7 +109,10 @@ def test_lesion_command_on_a_run_and_on_a_sweep_folder(tmp_path: Path) -> None:
     assert (both / "lesions.png").stat().st_size > 10_000
     assert "plain-8 s0: blocks 2.0, 3.0" in r.stdout.replace("\n", " ")
     # -m over runs: one combined figure for the sweep.
-    r = run_cli(["lesion", "-m", f"from={plain},{residual}", "images=32", "draws=2", "sweep_name=pair"], tmp_path)
+    r = run_cli(
+        ["lesion", "-m", f"from={plain},{residual}", "images=32", "draws=2", "sweep_name=pair"],
+        tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "outputs" / "lesions" / "pair" / "lesions.png").is_file()
 
@@ -135,7 +140,11 @@ def test_lesion_refuses_what_it_cannot_read_in_one_line(tmp_path: Path) -> None:
     assert r.returncode == 2 and "from=RUN_DIR" in r.stderr
     r = run_cli(["lesion", f"from={run}", "imagez=5"], tmp_path)
     assert r.returncode == 2 and "images=5" in r.stderr
-    assert not list((tmp_path / "outputs").rglob("lesion.json")) if (tmp_path / "outputs").exists() else True
+    assert (
+        not list((tmp_path / "outputs").rglob("lesion.json"))
+        if (tmp_path / "outputs").exists()
+        else True
+    )
 
 
 def test_exported_weights_serve_analyses_but_not_training(tmp_path: Path) -> None:
@@ -147,7 +156,11 @@ def test_exported_weights_serve_analyses_but_not_training(tmp_path: Path) -> Non
     run = train_tiny(tmp_path, "residual")
     r = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "export_weights.py"), str(run), "--out", "weights"],
-        cwd=tmp_path, capture_output=True, text=True, env=cli_env(tmp_path), timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=cli_env(tmp_path),
+        timeout=120,
     )
     assert r.returncode == 0, r.stderr
     exported = tmp_path / "weights" / "residual"

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from conftest import TINY, only_run_dir, read_jsonl, run_cli
 
+from resnet_exp.layerstats import layer_stats, stage_summary
 from resnet_exp.models import build_net
-from resnet_exp.probe.signals import layer_stats, stage_summary
 
 
 def batch(n: int = 16, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -324,8 +324,8 @@ def test_one_net_in_several_variants_gets_a_colour_per_variant(tmp_path: Path) -
 
 def test_probe_of_a_preact_net_takes_every_conv_output() -> None:
     """Pre-activation blocks normalize a conv's input: the response is each conv's output."""
+    from resnet_exp.layerstats import layer_stats
     from resnet_exp.models import build_net
-    from resnet_exp.probe.signals import layer_stats
 
     net = build_net(14, "preact", width=4, seed=0)
     x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))

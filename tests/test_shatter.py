@@ -11,9 +11,9 @@ import torch
 from conftest import run_cli
 from torch import nn
 
+from resnet_exp.layerstats import layer_stats
 from resnet_exp.models import build_net
 from resnet_exp.probe.shatter import line_gradients, pearson_rows, set_bn_statistics
-from resnet_exp.probe.signals import layer_stats
 
 
 class LinearNet(nn.Module):
@@ -92,8 +92,20 @@ def test_float64_layer_stats_agree_with_float32() -> None:
 def test_probe_depth_command(tmp_path: Path) -> None:
     r = run_cli(
         [
-            "probe", "depth", "--depths", "14,8", "--variants", "plain,residual Fixup",
-            "--width", "2", "--batch", "4", "--points", "4", "--out", "pd",
+            "probe",
+            "depth",
+            "--depths",
+            "14,8",
+            "--variants",
+            "plain,residual Fixup",
+            "--width",
+            "2",
+            "--batch",
+            "4",
+            "--points",
+            "4",
+            "--out",
+            "pd",
         ],
         tmp_path,
     )
@@ -101,10 +113,16 @@ def test_probe_depth_command(tmp_path: Path) -> None:
     folder = tmp_path / "pd"
     rows = list(csv.DictReader((folder / "depth.csv").open()))
     assert [(row["variant"], row["depth"]) for row in rows] == [
-        ("plain", "8"), ("residual Fixup", "8"), ("plain", "14"), ("residual Fixup", "14"),
+        ("plain", "8"),
+        ("residual Fixup", "8"),
+        ("plain", "14"),
+        ("residual Fixup", "14"),
     ]
     # Fixup's zero classifier: no gradient reaches the layers at initialization, said as "-".
-    assert rows[1]["grad_norm_first_over_last"] == "" and float(rows[0]["grad_norm_first_over_last"]) > 0
+    assert (
+        rows[1]["grad_norm_first_over_last"] == ""
+        and float(rows[0]["grad_norm_first_over_last"]) > 0
+    )
     assert "start as their shortcut path" in r.stdout
     layers = list(csv.DictReader((folder / "layers.csv").open()))
     assert len([x for x in layers if x["depth"] == "14" and x["variant"] == "plain"]) == 13
@@ -123,7 +141,7 @@ def test_probe_depth_refuses_unknown_variants_and_depths(tmp_path: Path) -> None
 
 
 def test_activation_elements_count_every_leaf_output() -> None:
-    from resnet_exp.probe.signals import activation_elements
+    from resnet_exp.layerstats import activation_elements
 
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(256, 10))
     assert activation_elements(net, (3, 8, 8)) == 256 + 256 + 256 + 10
@@ -132,21 +150,24 @@ def test_activation_elements_count_every_leaf_output() -> None:
 def test_a_probe_too_big_for_memory_is_refused_with_a_batch_that_fits(monkeypatch) -> None:
     import pytest
 
+    from resnet_exp import layerstats
     from resnet_exp.errors import UserError
-    from resnet_exp.probe import cli, signals
+    from resnet_exp.probe import cli
 
     net = build_net(20, "plain", width=4, seed=0)
-    need = signals.probe_bytes(net, (3, 32, 32), 128, torch.float32)
-    monkeypatch.setattr(signals, "available_bytes", lambda: need)  # 80% of it is the limit
-    with pytest.raises(UserError, match=r"probe_batch=128 needs about .* GB .* use probe_batch=64 or less"):
+    need = layerstats.probe_bytes(net, (3, 32, 32), 128, torch.float32)
+    monkeypatch.setattr(layerstats, "available_bytes", lambda: need)  # 80% of it is the limit
+    with pytest.raises(
+        UserError, match=r"probe_batch=128 needs about .* GB .* use probe_batch=64 or less"
+    ):
         cli.check_memory(net, (3, 32, 32), 128, torch.float32, "probe_batch")
     cli.check_memory(net, (3, 32, 32), 64, torch.float32, "probe_batch")  # half: fits
-    monkeypatch.setattr(signals, "available_bytes", lambda: None)  # unknown: no guard
+    monkeypatch.setattr(layerstats, "available_bytes", lambda: None)  # unknown: no guard
     cli.check_memory(net, (3, 32, 32), 10**6, torch.float32, "probe_batch")
 
 
 def test_finite_flags_overflowed_statistics() -> None:
-    from resnet_exp.probe.signals import LayerStat, finite
+    from resnet_exp.layerstats import LayerStat, finite
 
     ok = LayerStat(0, 0, -1, "stem", 1.0, 2.0, 3.0)
     assert finite([ok]) and not finite([ok, LayerStat(1, 1, 0, "conv1", 1.0, float("inf"), 1.0)])

@@ -328,7 +328,17 @@ def test_trainability_is_said_first_when_a_net_does_not_train(tmp_path: Path) ->
     # A deep sweep after a short budget: plain-1202 diverged in both seeds, residual-1202 sits
     # at chance, preact-1202 and the 110s train (chance = 90% for 10 classes).
     for seed in range(2):
-        make_run(tmp_path, "plain", 1202, seed, 0.9, status="diverged", iteration=2, diverged_at=2, num_classes=10)
+        make_run(
+            tmp_path,
+            "plain",
+            1202,
+            seed,
+            0.9,
+            status="diverged",
+            iteration=2,
+            diverged_at=2,
+            num_classes=10,
+        )
         make_run(tmp_path, "residual", 1202, seed, [0.89, 0.905][seed], num_classes=10)
         make_run(tmp_path, "preact", 1202, seed, [0.70, 0.74][seed], num_classes=10)
         make_run(tmp_path, "plain", 110, seed, [0.75, 0.85][seed], num_classes=10)
@@ -344,11 +354,18 @@ def test_trainability_is_said_first_when_a_net_does_not_train(tmp_path: Path) ->
     }
     assert v.lines[0].startswith("Not every net trains (chance: 90.0% training error): ")
     assert "plain-1202 diverged" in v.lines[0] and "residual-1202 at chance" in v.lines[0]
-    assert "preact-1202, residual-110 train" in v.lines[0] or "residual-110, preact-1202" in v.lines[0]
+    assert (
+        "preact-1202, residual-110 train" in v.lines[0] or "residual-110, preact-1202" in v.lines[0]
+    )
     text = v.to_text()
-    assert "plain-1202: does not train: the loss became non-finite in 2 seeds (s0 at iteration 2, s1 at iteration 2)." in text
+    assert (
+        "plain-1202: does not train: the loss became non-finite in 2 seeds (s0 at iteration 2, s1 at iteration 2)."
+        in text
+    )
     assert "preact-1202: trains: 72.0% (2 seeds), 16.0 to 20.0 points below chance." in text
-    assert "residual-1202: stays at chance: 89.8% (2 seeds), -0.5 to 1.0 points below chance." in text
+    assert (
+        "residual-1202: stays at chance: 89.8% (2 seeds), -0.5 to 1.0 points below chance." in text
+    )
     assert v.to_json()["trainability"][0]["chance"] == pytest.approx(0.9)
 
 

@@ -28,10 +28,19 @@ def lesion_figure(docs: list[dict]) -> Figure:
         ys = [d["single"][i]["error"] * 100 for i in xs]
         left.plot(xs, ys, marker=marker, ms=3.5, lw=1, color=colour, label=label)
         left.axhline(d["baseline_error"] * 100, color=colour, lw=0.8, ls="--")
-        down = [i for i, r in enumerate(d["single"]) if r["downsampling"] and r["error"] is not None]
+        down = [
+            i for i, r in enumerate(d["single"]) if r["downsampling"] and r["error"] is not None
+        ]
         if down and net not in seen:
-            left.plot(down, [d["single"][i]["error"] * 100 for i in down], ls="none", marker="o", ms=9,
-                      mfc="none", color="0.3")
+            left.plot(
+                down,
+                [d["single"][i]["error"] * 100 for i in down],
+                ls="none",
+                marker="o",
+                ms=9,
+                mfc="none",
+                color="0.3",
+            )
         seen.add(net)
         ks = [0] + [r["k"] for r in d["random"]]
         means = [d["baseline_error"] * 100] + [r["mean"] * 100 for r in d["random"]]
@@ -44,13 +53,22 @@ def lesion_figure(docs: list[dict]) -> Figure:
     left.set_title("one block deleted (dashed: intact net)", fontsize=10)
     right.set_xlabel("blocks deleted at random (k)")
     right.set_ylabel("test error (%)")
-    right.set_title(f"k random blocks deleted: mean, band = min-max of {docs[0]['draws']} draws", fontsize=10)
+    right.set_title(
+        f"k random blocks deleted: mean, band = min-max of {docs[0]['draws']} draws", fontsize=10
+    )
     for ax in (left, right):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.set_ylim(0, 100)
     handles, labels = left.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(8, len(labels)), fontsize=8, frameon=False)
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncol=min(8, len(labels)),
+        fontsize=8,
+        frameon=False,
+    )
     fig.suptitle(
         f"Lesion study (Veit et al. 2016): {len(docs)} trained net(s), {docs[0]['test_images']} test images",
         fontsize=10,

@@ -40,7 +40,9 @@ def block_list(model: CifarNet) -> list[tuple[BlockInfo, nn.Module]]:
     for s, stage in enumerate(model.stages, start=1):
         for b, blk in enumerate(stage):
             down = s > 1 and b == 0
-            why = "" if blk.deletable else "input and output shapes differ (stride 2, more channels)"
+            why = (
+                "" if blk.deletable else "input and output shapes differ (stride 2, more channels)"
+            )
             out.append((BlockInfo(s, b, down, blk.deletable, why), blk))
     return out
 
@@ -101,7 +103,11 @@ def lesion_study(
             errors.append(error_rate(net, x, y, batch_size))
             chosen_sets.append([infos[i].label for i in chosen])
         mean = sum(errors) / len(errors)
-        spread = (sum((e - mean) ** 2 for e in errors) / (len(errors) - 1)) ** 0.5 if len(errors) > 1 else 0.0
+        spread = (
+            (sum((e - mean) ** 2 for e in errors) / (len(errors) - 1)) ** 0.5
+            if len(errors) > 1
+            else 0.0
+        )
         row = {"k": k, "errors": errors, "mean": mean, "std": spread, "deleted": chosen_sets}
         multi.append(row)
         if report is not None:

@@ -51,7 +51,13 @@ def lesion_run(run_dir: Path, cfg, out_dir: Path) -> dict:
     start = time.perf_counter()
     with torch.no_grad():
         result = lesion_study(
-            model, x, y, max_k=max_k, draws=draws, seed=int(cfg.seed), batch_size=int(cfg.batch_size)
+            model,
+            x,
+            y,
+            max_k=max_k,
+            draws=draws,
+            seed=int(cfg.seed),
+            batch_size=int(cfg.batch_size),
         )
     doc = {
         "run": str(run.path),
@@ -68,13 +74,24 @@ def lesion_run(run_dir: Path, cfg, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "lesion.json").write_text(json.dumps(doc, indent=1) + "\n")
     with (out_dir / "single.csv").open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["label", "stage", "block", "downsampling", "deletable", "error", "why_not"])
+        w = csv.DictWriter(
+            fh,
+            fieldnames=["label", "stage", "block", "downsampling", "deletable", "error", "why_not"],
+        )
         w.writeheader()
         w.writerows({k: r[k] for k in w.fieldnames} for r in result["single"])
     with (out_dir / "random.csv").open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=["k", "mean", "std", "errors"])
         w.writeheader()
-        w.writerows({"k": r["k"], "mean": r["mean"], "std": r["std"], "errors": " ".join(f"{e:.4f}" for e in r["errors"])} for r in result["random"])
+        w.writerows(
+            {
+                "k": r["k"],
+                "mean": r["mean"],
+                "std": r["std"],
+                "errors": " ".join(f"{e:.4f}" for e in r["errors"]),
+            }
+            for r in result["random"]
+        )
     return doc
 
 
@@ -99,9 +116,7 @@ def lesion_table(docs: list[dict]) -> Table:
 
 
 def skipped_note(docs: list[dict]) -> str | None:
-    skipped = {
-        d["label"]: [r["label"] for r in d["single"] if not r["deletable"]] for d in docs
-    }
+    skipped = {d["label"]: [r["label"] for r in d["single"] if not r["deletable"]] for d in docs}
     skipped = {k: v for k, v in skipped.items() if v}
     if not skipped:
         return None
@@ -181,7 +196,7 @@ def lesion_main(args: list[str]) -> int:
     import hydra
 
     from resnet_exp.build import register_resolvers
-    from resnet_exp.cli import check_one_mode, check_out_root, config_dir
+    from resnet_exp.commandline import check_one_mode, check_out_root, config_dir
     from resnet_exp.overrides import check_keys, known_keys, quote_paths
 
     register_resolvers()
@@ -191,12 +206,16 @@ def lesion_main(args: list[str]) -> int:
         print(lesion_help(config_dir()), end="")
         return 0
     if not any(a.split("=", 1)[0] == "from" for a in args):
-        raise UserError("give the runs to lesion: resnet-exp lesion from=RUN_DIR (or a sweep folder)")
+        raise UserError(
+            "give the runs to lesion: resnet-exp lesion from=RUN_DIR (or a sweep folder)"
+        )
     if "--hydra-help" not in args:
         check_keys(args, known_keys(config_dir(), "lesion"), "lesion")
     check_one_mode(args)
     check_out_root(args)
     sys.argv = ["resnet-exp lesion", *(quote_paths(a, LESION_PATH_KEYS) for a in args)]
     _codes.clear()
-    hydra.main(config_path=str(config_dir()), config_name="lesion", version_base="1.3")(_lesion_task)()
+    hydra.main(config_path=str(config_dir()), config_name="lesion", version_base="1.3")(
+        _lesion_task
+    )()
     return max(_codes, default=0)

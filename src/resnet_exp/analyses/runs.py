@@ -63,7 +63,9 @@ def open_run(
     status = str(summary.get("status", "unknown"))
     planned = summary.get("iterations")
     if require_completed and (status != "completed" or (planned and iteration < int(planned))):
-        have = f"status {status}" + (f", checkpoint at iteration {iteration} of {planned}" if planned else "")
+        have = f"status {status}" + (
+            f", checkpoint at iteration {iteration} of {planned}" if planned else ""
+        )
         raise UserError(
             f"{key}={source}: the run has not finished ({have}); finish it first "
             f"(re-run its train command, which resumes it) or analyse a finished run"
@@ -73,7 +75,9 @@ def open_run(
         recorded.data = data
     if data_root:
         recorded.data.root = str(data_root)
-    return TrainedRun(run, recorded, spec_from_config(recorded), state["trainer"]["model"], iteration, status)
+    return TrainedRun(
+        run, recorded, spec_from_config(recorded), state["trainer"]["model"], iteration, status
+    )
 
 
 def expand_runs(source: str | Path, key: str = "from") -> list[Path]:
@@ -100,7 +104,7 @@ def eval_images(spec, split: str, count: int | None, seed: int):
     import torch
 
     from resnet_exp.data.pipeline import normalize, pixel_mean
-    from resnet_exp.train.runner import prepare_data
+    from resnet_exp.data.splits import prepare_data
 
     _, splits, num_classes = prepare_data(spec.data, spec.loop.seed)
     if split not in splits:

@@ -184,7 +184,7 @@ def preset_values(name: str) -> dict:
     from omegaconf import OmegaConf
 
     from resnet_exp.build import register_resolvers
-    from resnet_exp.cli import config_dir
+    from resnet_exp.commandline import config_dir
 
     register_resolvers()
     presets = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))

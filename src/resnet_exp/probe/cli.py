@@ -50,7 +50,7 @@ def batch_from_data(data, size: int, seed: int, data_seed: int = 0):
     import torch
 
     from resnet_exp.data.pipeline import normalize, pixel_mean
-    from resnet_exp.train.runner import prepare_data
+    from resnet_exp.data.splits import prepare_data
 
     _, splits, num_classes = prepare_data(data, data_seed)
     x_all, y_all = splits["train"]
@@ -62,7 +62,7 @@ def batch_from_data(data, size: int, seed: int, data_seed: int = 0):
 def check_memory(model, image_shape: tuple, batch: int, dtype, key: str) -> None:
     """Refuse, in one line, a probe that would not fit in this machine's free memory (a
     1202-layer net at batch 128 needs about 10 GB in float32) instead of being killed."""
-    from resnet_exp.probe.signals import available_bytes, probe_bytes
+    from resnet_exp.layerstats import available_bytes, probe_bytes
 
     free = available_bytes()
     if free is None:
@@ -81,9 +81,9 @@ def run_probe(cfg, overrides: list[str], out_dir: Path) -> dict:
     import torch
 
     from resnet_exp.build import build_model
+    from resnet_exp.layerstats import finite, layer_stats
     from resnet_exp.palette import block_colour
     from resnet_exp.probe.figures import per_layer, save
-    from resnet_exp.probe.signals import finite, layer_stats
 
     spec, weights, subject = load_subject(cfg, overrides)
     x, y, num_classes = probe_batch(spec, int(cfg.probe_batch), int(cfg.probe_seed))
@@ -164,7 +164,7 @@ def _probe_task(cfg) -> None:
     _codes.append(0)
 
 
-# Keys whose values are paths (see resnet_exp.cli.quote_paths): `from=` names run folders.
+# Keys whose values are paths (see resnet_exp.overrides.quote_paths): `from=` names run folders.
 PROBE_PATH_KEYS = ("from", "data.root", "data.cache_dir", "out_root")
 
 
@@ -176,7 +176,7 @@ def probe_main(args: list[str]) -> int:
     import hydra
 
     from resnet_exp.build import register_resolvers
-    from resnet_exp.cli import check_one_mode, check_out_root, config_dir
+    from resnet_exp.commandline import check_one_mode, check_out_root, config_dir
     from resnet_exp.overrides import check_keys, known_keys, quote_paths
 
     register_resolvers()
@@ -265,13 +265,17 @@ def depth_main(argv: list[str]) -> int:
         "(about a minute on 2 cores); the README's figures: --depths 20,56,110,302,1202 "
         "--data-root PATH (docs/results/probe_depth)",
     )
-    p.add_argument("--depths", default="20,56,110", help="comma-separated depths 6n+2 (default 20,56,110)")
+    p.add_argument(
+        "--depths", default="20,56,110", help="comma-separated depths 6n+2 (default 20,56,110)"
+    )
     p.add_argument(
         "--variants",
         default="all",
         help="comma-separated from: " + ", ".join(VARIANTS) + " (default all)",
     )
-    p.add_argument("--width", type=int, default=8, help="base filters (default 8, the laptop width)")
+    p.add_argument(
+        "--width", type=int, default=8, help="base filters (default 8, the laptop width)"
+    )
     p.add_argument("--batch", type=int, default=32, help="images in the fixed batch (default 32)")
     p.add_argument("--points", type=int, default=64, help="inputs along the line (default 64)")
     p.add_argument(
@@ -282,11 +286,17 @@ def depth_main(argv: list[str]) -> int:
         "span/(points-1) apart, which sets the scale the correlation is measured at",
     )
     p.add_argument("--seed", type=int, default=0, help="weights, batch, line and output direction")
-    p.add_argument("--data-root", help="CIFAR-10 images in ImageFolder layout (default: synthetic images)")
+    p.add_argument(
+        "--data-root", help="CIFAR-10 images in ImageFolder layout (default: synthetic images)"
+    )
     p.add_argument("--out", default="outputs/probes/depth", help="output folder")
     args = p.parse_args(argv)
     depths, variants = parse_depths(args.depths), parse_variants(args.variants)
-    for name, value in (("--width", args.width), ("--batch", args.batch), ("--points", args.points)):
+    for name, value in (
+        ("--width", args.width),
+        ("--batch", args.batch),
+        ("--points", args.points),
+    ):
         if value < (2 if name != "--width" else 1):
             raise UserError(f"{name}={value} is too small")
     if not args.span > 0:
@@ -317,8 +327,17 @@ def depth_main(argv: list[str]) -> int:
         check_memory(model, tuple(x.shape[1:]), len(y), dtype, "--batch")
 
     probes = probe_depths(
-        variants, depths, args.width, x, y, num_classes, points=args.points, span=args.span,
-        seed=args.seed, report=tell, check=fits,
+        variants,
+        depths,
+        args.width,
+        x,
+        y,
+        num_classes,
+        points=args.points,
+        span=args.span,
+        seed=args.seed,
+        report=tell,
+        check=fits,
     )
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -337,9 +356,7 @@ def depth_main(argv: list[str]) -> int:
         "settings": {**vars(args), "depths": depths, "variants": variants, "images": source},
         "variants": {v: VARIANTS[v] for v in variants},
         "summary": summary,
-        "lines": [
-            {"variant": r.variant, "depth": r.depth, **r.line.__dict__} for r in probes
-        ],
+        "lines": [{"variant": r.variant, "depth": r.depth, **r.line.__dict__} for r in probes],
     }
     (folder / "depth.json").write_text(json.dumps(doc, indent=1) + "\n")
     deepest = depths[-1]

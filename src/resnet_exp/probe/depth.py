@@ -3,7 +3,7 @@ nets from a few layers to 1202, with and without BatchNorm.
 
 For every variant (block, normalization, initializer) and depth it builds a fresh net and
 measures, on one fixed seeded batch, the per-layer response std and gradient norm (training
-mode; float64 where float32 overflows: see signals.layer_stats) and the correlation of input gradients between
+mode; float64 where float32 overflows: see layerstats.layer_stats) and the correlation of input gradients between
 neighbouring inputs (shatter.line_gradients). The answers the seeds predict: without BN, plain
 nets' signals vanish or explode with depth and residual nets' explode unless the branches start
 small (Fixup, SkipInit); with BN the plain net's gradients still grow towards the input, and
@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import torch
 
 from resnet_exp.errors import UserError
+from resnet_exp.layerstats import finite, layer_stats
 from resnet_exp.models.net import build_net, check_depth
 from resnet_exp.probe.shatter import LineGradients, line_gradients
-from resnet_exp.probe.signals import finite, layer_stats
 
 # name -> build_net keywords. BN variants use the paper's He init; without BN, He init alone and
 # the two normalization-free remedies for residual branches.
@@ -31,7 +31,12 @@ VARIANTS: dict[str, dict] = {
     "plain no-BN": {"block": "plain", "norm": "none", "init": "kaiming_normal"},
     "residual no-BN": {"block": "residual", "norm": "none", "init": "kaiming_normal"},
     "residual Fixup": {"block": "residual", "norm": "none", "init": "fixup"},
-    "preact SkipInit": {"block": "preact", "norm": "none", "init": "kaiming_normal", "skipinit": True},
+    "preact SkipInit": {
+        "block": "preact",
+        "norm": "none",
+        "init": "kaiming_normal",
+        "skipinit": True,
+    },
 }
 
 
@@ -39,7 +44,7 @@ VARIANTS: dict[str, dict] = {
 class DepthProbe:
     variant: str
     depth: int
-    layers: list[dict]  # signals.LayerStat rows, first conv to last
+    layers: list[dict]  # layerstats.LayerStat rows, first conv to last
     line: LineGradients
     seconds: float
     net: dict = field(default_factory=dict)
@@ -115,7 +120,9 @@ def probe_depths(
         for name in variants:
             kw = VARIANTS[name]
             start = time.perf_counter()
-            model = build_net(depth, shortcut="A", width=width, num_classes=num_classes, seed=seed, **kw)
+            model = build_net(
+                depth, shortcut="A", width=width, num_classes=num_classes, seed=seed, **kw
+            )
             # float32 first; float64 where it overflows (a plain net's gradient at depth 1202
             # with BN), as the per-net probe does: float64 needs ~8x the memory on CPU.
             if check is not None:
@@ -130,8 +137,13 @@ def probe_depths(
             if not line.finite:
                 line = line_gradients(model, x[0], x, **kw_line)
             probe = DepthProbe(
-                name, depth, [s.as_row() for s in stats], line, time.perf_counter() - start,
-                {**kw, "width": width}, dtype,
+                name,
+                depth,
+                [s.as_row() for s in stats],
+                line,
+                time.perf_counter() - start,
+                {**kw, "width": width},
+                dtype,
             )
             del model
             results.append(probe)

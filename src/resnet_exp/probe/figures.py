@@ -150,8 +150,18 @@ def depth_signals(probes: list, depth: int) -> Figure:
     ax.set_title("gradient norm, first layer / last layer", fontsize=10)
     ax.grid(alpha=0.3)
     handles, labels = axes[2].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(7, len(labels)), fontsize=8, frameon=False)
-    fig.suptitle("Signals at initialization (one batch, training mode; solid: BN, dashed: no BN, dotted: no BN + remedy)", fontsize=10)
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncol=min(7, len(labels)),
+        fontsize=8,
+        frameon=False,
+    )
+    fig.suptitle(
+        "Signals at initialization (one batch, training mode; solid: BN, dashed: no BN, dotted: no BN + remedy)",
+        fontsize=10,
+    )
     return fig
 
 
@@ -184,7 +194,13 @@ def shattered(probes: list, depth: int) -> Figure:
         if p.depth == depth and p.variant in ("plain", "residual", "preact"):
             trace = p.line.pixel_trace
             scale = max(abs(v) for v in trace) or 1.0
-            left.plot(p.line.t, [v / scale for v in trace], label=p.variant, lw=1, **variant_style(p.variant))
+            left.plot(
+                p.line.t,
+                [v / scale for v in trace],
+                label=p.variant,
+                lw=1,
+                **variant_style(p.variant),
+            )
     left.set_xlabel("position t on the line (x0 + t d, |d| = |x0|)")
     left.set_ylabel("d output / d pixel (scaled to max 1)")
     left.set_title(f"input gradient along a line, depth {depth} (BN)", fontsize=10)
@@ -194,7 +210,12 @@ def shattered(probes: list, depth: int) -> Figure:
         mine = sorted((p for p in probes if p.variant == variant), key=lambda p: p.depth)
         right.plot(
             [p.depth for p in mine],
-            [float("nan") if p.line.neighbour_correlation is None else p.line.neighbour_correlation for p in mine],
+            [
+                float("nan")
+                if p.line.neighbour_correlation is None
+                else p.line.neighbour_correlation
+                for p in mine
+            ],
             marker="o",
             label=variant,
             **variant_style(variant),

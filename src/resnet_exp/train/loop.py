@@ -284,8 +284,8 @@ class Trainer:
 
     def signal_record(self) -> dict:
         """Per-stage response std and gradient norm on the latest training batch, taken on a copy
-        of the model (probe.signals), so training and evaluation are left exactly as they were."""
-        from resnet_exp.probe.signals import layer_stats, stage_summary
+        of the model (resnet_exp.layerstats), so training and evaluation are left exactly as they were."""
+        from resnet_exp.layerstats import layer_stats, stage_summary
 
         x, y = self.last_batch
         stats = layer_stats(self.model, x, y)

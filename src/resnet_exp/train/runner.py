@@ -25,11 +25,12 @@ from resnet_exp.build import (
     unreached_milestones,
 )
 from resnet_exp.data.pipeline import Batches, pixel_mean
-from resnet_exp.data.sources import Dataset, dataset_key, load_dataset
+from resnet_exp.data.sources import dataset_key
+from resnet_exp.data.splits import SPLIT_SEED, prepare_data
 from resnet_exp.errors import UserError
 from resnet_exp.models.net import count_params
 from resnet_exp.paths import ensure_writable_dir
-from resnet_exp.specs import DataSpec, RunSpec
+from resnet_exp.specs import RunSpec
 from resnet_exp.train import distributed
 from resnet_exp.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from resnet_exp.train.distributed import Dist
@@ -38,12 +39,11 @@ from resnet_exp.train.metrics import MetricsWriter
 from resnet_exp.train.precision import describe, native_bf16_flags, resolve_precision
 from resnet_exp.train.progress import ProgressBar
 from resnet_exp.train.provenance import now, provenance
-from resnet_exp.train.signals import StopRequest
+from resnet_exp.train.stops import StopRequest
 
 log = logging.getLogger("resnet_exp")
 
 EXIT_CODES = {"completed": 0, "failed": 1, "diverged": 3, "interrupted": 130}
-SPLIT_SEED = 20151210  # fixed: every run of a sweep sees the same subset and validation split
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Outcome:
     exit_code: int
     message: str
     # To call once the outcome is reported: hand a cluster's time-limit signal on to the
-    # launcher's own handler (submitit requeues the job); see train.signals.
+    # launcher's own handler (submitit requeues the job); see train.stops.
     then: Callable[[], None] | None = None
 
 
@@ -75,43 +75,6 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     return f"cpu ({torch.get_num_threads()} threads)"
-
-
-def prepare_data(
-    spec: DataSpec, seed: int
-) -> tuple[Dataset, dict[str, tuple[torch.Tensor, torch.Tensor]], int]:
-    """Load the source, then carve validation and subsets with a fixed generator."""
-    ds = load_dataset(
-        spec.source,
-        spec.root,
-        download=spec.download,
-        verify=spec.verify,
-        image_size=spec.image_size,
-        cache_dir=spec.cache_dir,
-        synthetic_train_size=spec.synthetic_train_size,
-        synthetic_test_size=spec.synthetic_test_size,
-        num_classes=spec.num_classes,
-        seed=seed,
-    )
-    g = torch.Generator().manual_seed(SPLIT_SEED)
-    order = torch.randperm(len(ds.train_x), generator=g)
-    if spec.val_size >= len(order):
-        raise UserError(
-            f"data.val_size={spec.val_size} leaves no training images (train split has {len(order)})"
-        )
-    val_idx, train_idx = order[: spec.val_size], order[spec.val_size :]
-    if spec.train_subset is not None:
-        train_idx = train_idx[: spec.train_subset]
-    test_idx = torch.arange(len(ds.test_x))
-    if spec.test_subset is not None:
-        test_idx = torch.randperm(len(ds.test_x), generator=g)[: spec.test_subset]
-    splits = {
-        "train": (ds.train_x[train_idx], ds.train_y[train_idx]),
-        "test": (ds.test_x[test_idx], ds.test_y[test_idx]),
-    }
-    if len(val_idx):
-        splits["val"] = (ds.train_x[val_idx], ds.train_y[val_idx])
-    return ds, splits, ds.num_classes
 
 
 def read_summary(run_dir: Path) -> dict | None:
@@ -168,7 +131,7 @@ def run(spec: RunSpec, run_dir: Path, stop_file: Path | None = None) -> Outcome:
     """Train `spec` in `run_dir`. User mistakes raise UserError before anything run-like is written.
 
     Ctrl-C / SIGTERM are caught from the start (data loading included), not only during training.
-    `stop_file`, if given, stops the run like a signal once it exists (see signals.SweepStop).
+    `stop_file`, if given, stops the run like a signal once it exists (see stops.SweepStop).
     Under torchrun, every rank calls this; rank 0 alone writes (see train.distributed).
     """
     with StopRequest(stop_file) as stop:

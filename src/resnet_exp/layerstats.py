@@ -6,7 +6,8 @@ also record the norm of the loss gradient with respect to that response (how muc
 backward pass brings to the layer) and the norm of the layer's weight gradient.
 
 The statistics are taken on a deep copy in training mode (batch statistics, as during training),
-so the model, its BN running statistics and its optimizer see nothing.
+so the model, its BN running statistics and its optimizer see nothing. Training logs them (the
+`signal` records) and the probe draws them: this module sits below both.
 """
 
 from __future__ import annotations
@@ -152,7 +153,9 @@ def activation_elements(model: nn.Module, image_shape: tuple[int, ...]) -> int:
     return count
 
 
-def probe_bytes(model: nn.Module, image_shape: tuple[int, ...], batch: int, dtype: torch.dtype) -> int:
+def probe_bytes(
+    model: nn.Module, image_shape: tuple[int, ...], batch: int, dtype: torch.dtype
+) -> int:
     """Estimated peak memory of layer_stats on a batch of `batch` images in `dtype`."""
     return int(activation_elements(model, image_shape) * batch * BYTES_PER_ACTIVATION[dtype])
 
