@@ -68,3 +68,32 @@ def check_one_mode(args: list[str]) -> None:
             f"{sorted(shown)[0]} shows one run's configuration and cannot be combined with -m; "
             "drop -m and give one value per key (e.g. depth=56 instead of depth=20,56)"
         )
+
+
+def run_hydra_command(command: str, args: list[str], task, path_keys: tuple[str, ...]) -> None:
+    """Start `resnet-exp COMMAND` as a Hydra app on conf/COMMAND.yaml (probe, lesion): the same
+    checks before Hydra runs (unknown keys with the nearest real one, -m with --cfg, a writable
+    output root) and path values quoted for Hydra. `task` records its own exit codes."""
+    import sys
+
+    import hydra
+
+    from resnet_exp.build import register_resolvers
+    from resnet_exp.overrides import check_keys, known_keys, quote_paths
+
+    register_resolvers()
+    if "--hydra-help" not in args:
+        check_keys(args, known_keys(config_dir(), command), command)
+    check_one_mode(args)
+    check_out_root(args)
+    sys.argv = [f"resnet-exp {command}", *(quote_paths(a, path_keys) for a in args)]
+    hydra.main(config_path=str(config_dir()), config_name=command, version_base="1.3")(task)()
+
+
+def refuse_job(error: UserError, multirun: bool, codes: list[int], console) -> None:
+    """One line for a Hydra job's bad input (probe, lesion): a single job exits 2, a sweep
+    records the code and goes on to its next job."""
+    console.print(f"[bold red]error:[/] {error}", soft_wrap=True)
+    codes.append(2)
+    if not multirun:
+        raise SystemExit(2)

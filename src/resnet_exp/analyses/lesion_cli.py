@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -164,10 +163,9 @@ def _lesion_task(cfg) -> None:
     except UserError as e:
         if out_dir.is_dir() and not list(out_dir.rglob("lesion.json")):
             shutil.rmtree(out_dir, ignore_errors=True)  # leave nothing that looks like a result
-        err.print(f"[bold red]error:[/] {e}", soft_wrap=True)
-        _codes.append(2)
-        if not multirun:
-            raise SystemExit(2) from None
+        from resnet_exp.commandline import refuse_job
+
+        refuse_job(e, multirun, _codes, err)
         return
     out.print(lesion_table(docs))
     note = skipped_note(docs)
@@ -193,13 +191,8 @@ class CombineLesions(Callback):
 
 
 def lesion_main(args: list[str]) -> int:
-    import hydra
+    from resnet_exp.commandline import config_dir, run_hydra_command
 
-    from resnet_exp.build import register_resolvers
-    from resnet_exp.commandline import check_one_mode, check_out_root, config_dir
-    from resnet_exp.overrides import check_keys, known_keys, quote_paths
-
-    register_resolvers()
     if {"-h", "--help"} & set(args):
         from resnet_exp.helpscreen import lesion_help
 
@@ -209,13 +202,6 @@ def lesion_main(args: list[str]) -> int:
         raise UserError(
             "give the runs to lesion: resnet-exp lesion from=RUN_DIR (or a sweep folder)"
         )
-    if "--hydra-help" not in args:
-        check_keys(args, known_keys(config_dir(), "lesion"), "lesion")
-    check_one_mode(args)
-    check_out_root(args)
-    sys.argv = ["resnet-exp lesion", *(quote_paths(a, LESION_PATH_KEYS) for a in args)]
     _codes.clear()
-    hydra.main(config_path=str(config_dir()), config_name="lesion", version_base="1.3")(
-        _lesion_task
-    )()
+    run_hydra_command("lesion", args, _lesion_task, LESION_PATH_KEYS)
     return max(_codes, default=0)

@@ -7,7 +7,6 @@ import argparse
 import csv
 import json
 import shutil
-import sys
 from pathlib import Path
 
 from rich.table import Table
@@ -154,10 +153,9 @@ def _probe_task(cfg) -> None:
     except UserError as e:
         if out_dir.is_dir() and {p.name for p in out_dir.iterdir()} <= {".hydra", "probe.log"}:
             shutil.rmtree(out_dir, ignore_errors=True)  # leave nothing that looks like a probe
-        err.print(f"[bold red]error:[/] {e}", soft_wrap=True)
-        _codes.append(2)
-        if not multirun:
-            raise SystemExit(2) from None
+        from resnet_exp.commandline import refuse_job
+
+        refuse_job(e, multirun, _codes, err)
         return
     out.print(summary_table(summary))
     out.print(f"probe written to {out_dir}: probe.csv, probe.json, probe.png", soft_wrap=True)
@@ -173,27 +171,15 @@ def probe_main(args: list[str]) -> int:
         return linear_main(args[1:])
     if args and args[0] == "depth":
         return depth_main(args[1:])
-    import hydra
+    from resnet_exp.commandline import config_dir, run_hydra_command
 
-    from resnet_exp.build import register_resolvers
-    from resnet_exp.commandline import check_one_mode, check_out_root, config_dir
-    from resnet_exp.overrides import check_keys, known_keys, quote_paths
-
-    register_resolvers()
     if {"-h", "--help"} & set(args):
         from resnet_exp.helpscreen import probe_help
 
         print(probe_help(config_dir()), end="")
         return 0
-    if "--hydra-help" not in args:
-        check_keys(args, known_keys(config_dir(), "probe"), "probe")
-    check_one_mode(args)
-    check_out_root(args)
-    sys.argv = ["resnet-exp probe", *(quote_paths(a, PROBE_PATH_KEYS) for a in args)]
     _codes.clear()
-    hydra.main(config_path=str(config_dir()), config_name="probe", version_base="1.3")(
-        _probe_task
-    )()
+    run_hydra_command("probe", args, _probe_task, PROBE_PATH_KEYS)
     return max(_codes, default=0)
 
 
