@@ -97,3 +97,18 @@ def refuse_job(error: UserError, multirun: bool, codes: list[int], console) -> N
     codes.append(2)
     if not multirun:
         raise SystemExit(2)
+
+
+def parse_depths(text: str) -> tuple[int, ...]:
+    """`--depths 20,56`: valid depths 6n+2 in the order given, each once (bench, probe depth)."""
+    try:
+        depths = tuple(int(d) for d in text.split(",") if d.strip())
+    except ValueError:
+        raise UserError(f"--depths {text!r} must be comma-separated integers, e.g. 20,56") from None
+    if not depths:
+        raise UserError("--depths is empty; give e.g. 20,56")
+    from resnet_exp.models.net import check_depth  # torch: not at the dispatcher's start
+
+    for d in depths:
+        check_depth(d)
+    return tuple(dict.fromkeys(depths))  # a depth given twice is measured once

@@ -35,14 +35,17 @@ def lesion_run(run_dir: Path, cfg, out_dir: Path) -> dict:
     import torch
 
     from resnet_exp.analyses.lesion import lesion_study
-    from resnet_exp.analyses.runs import eval_images, open_run
+    from resnet_exp.analyses.runs import open_run
     from resnet_exp.build import build_model
+    from resnet_exp.data.splits import sample_split
 
     run = open_run(run_dir, data_root=cfg.get("data_root"))
     images = _optional_int(cfg.images, "images")
     draws = _optional_int(cfg.draws, "draws")
     max_k = _optional_int(cfg.max_k, "max_k")
-    x, y, num_classes = eval_images(run.spec, "test", images, int(cfg.seed))
+    x, y, num_classes = sample_split(
+        run.spec.data, "test", images, int(cfg.seed), run.spec.loop.seed
+    )
     model = build_model(run.spec, num_classes)
     model.load_state_dict(run.weights)
     m = run.spec.model

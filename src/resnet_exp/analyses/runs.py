@@ -96,21 +96,3 @@ def expand_runs(source: str | Path, key: str = "from") -> list[Path]:
             "run directory or a sweep folder"
         )
     return found
-
-
-def eval_images(spec, split: str, count: int | None, seed: int):
-    """(x, y, num_classes): `count` images of `split` (all if None), a fixed seeded draw,
-    mean-subtracted with the training split's per-pixel mean as in training."""
-    import torch
-
-    from resnet_exp.data.pipeline import normalize, pixel_mean
-    from resnet_exp.data.splits import prepare_data
-
-    _, splits, num_classes = prepare_data(spec.data, spec.loop.seed)
-    if split not in splits:
-        raise UserError(f"the run's data has no {split} split")
-    x_all, y_all = splits[split]
-    idx = torch.arange(len(x_all))
-    if count is not None and count < len(x_all):
-        idx = torch.randperm(len(x_all), generator=torch.Generator().manual_seed(seed))[:count]
-    return normalize(x_all[idx], pixel_mean(splits["train"][0])), y_all[idx], num_classes

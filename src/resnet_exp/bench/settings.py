@@ -11,8 +11,9 @@ from pathlib import Path
 import torch
 
 from resnet_exp.build import COMPILE_MODES
+from resnet_exp.commandline import parse_depths
 from resnet_exp.errors import UserError
-from resnet_exp.models.net import BLOCKS, check_depth
+from resnet_exp.models.net import BLOCKS
 from resnet_exp.models.shortcuts import SHORTCUTS
 from resnet_exp.train.loop import default_channels_last
 from resnet_exp.train.precision import resolve_precision
@@ -211,18 +212,6 @@ def preset_values(name: str) -> dict:
         "eval_subset": None if cfg.eval_subset is None else int(cfg.eval_subset),
         "outer": swept[0] if swept else "block",
     }
-
-
-def parse_depths(text: str) -> tuple[int, ...]:
-    try:
-        depths = tuple(int(d) for d in text.split(",") if d.strip())
-    except ValueError:
-        raise UserError(f"--depths {text!r} must be comma-separated integers, e.g. 20,56") from None
-    if not depths:
-        raise UserError("--depths is empty; give e.g. 20,56")
-    for d in depths:
-        check_depth(d)
-    return tuple(dict.fromkeys(depths))  # a depth given twice is measured once
 
 
 def parse_blocks(text: str) -> tuple[str, ...]:

@@ -48,3 +48,20 @@ def prepare_data(
     if len(val_idx):
         splits["val"] = (ds.train_x[val_idx], ds.train_y[val_idx])
     return ds, splits, ds.num_classes
+
+
+def sample_split(data: DataSpec, split: str, count: int | None, seed: int, data_seed: int = 0):
+    """(x, y, num_classes): `count` images of `split` drawn with `seed` (all, in order, if None),
+    mean-subtracted with the training split's per-pixel mean, as training sees them (no
+    augmentation). The probe's batch and the lesions' test images."""
+    from resnet_exp.data.pipeline import normalize, pixel_mean
+
+    _, splits, num_classes = prepare_data(data, data_seed)
+    if split not in splits:
+        raise UserError(f"the run's data has no {split} split")
+    x_all, y_all = splits[split]
+    idx = torch.arange(len(x_all))
+    if count is not None:
+        g = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(len(x_all), generator=g)[: min(count, len(x_all))]
+    return normalize(x_all[idx], pixel_mean(splits["train"][0])), y_all[idx], num_classes

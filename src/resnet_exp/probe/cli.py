@@ -46,16 +46,9 @@ def probe_batch(spec, size: int, seed: int):
 
 def batch_from_data(data, size: int, seed: int, data_seed: int = 0):
     """`size` training images of the DataSpec `data`, drawn with `seed`, mean-subtracted."""
-    import torch
+    from resnet_exp.data.splits import sample_split
 
-    from resnet_exp.data.pipeline import normalize, pixel_mean
-    from resnet_exp.data.splits import prepare_data
-
-    _, splits, num_classes = prepare_data(data, data_seed)
-    x_all, y_all = splits["train"]
-    g = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(len(x_all), generator=g)[: min(size, len(x_all))]
-    return normalize(x_all[idx], pixel_mean(x_all)), y_all[idx], num_classes
+    return sample_split(data, "train", size, seed, data_seed)
 
 
 def check_memory(model, image_shape: tuple, batch: int, dtype, key: str) -> None:
@@ -80,7 +73,7 @@ def run_probe(cfg, overrides: list[str], out_dir: Path) -> dict:
     import torch
 
     from resnet_exp.build import build_model
-    from resnet_exp.layerstats import finite, layer_stats
+    from resnet_exp.layerstats import exact_layer_stats
     from resnet_exp.palette import block_colour
     from resnet_exp.probe.figures import per_layer, save
 
@@ -90,13 +83,10 @@ def run_probe(cfg, overrides: list[str], out_dir: Path) -> dict:
     model = build_model(spec, num_classes)
     if weights is not None:
         model.load_state_dict(weights)
-    check_memory(model, tuple(x.shape[1:]), len(y), torch.float32, "probe_batch")
-    stats, dtype = layer_stats(model, x, y), "float32"
-    if not finite(stats):
-        # A deep plain net's gradient outgrows float32 (about 1e80 at depth 1202 with BN):
-        # measure it in float64 instead of writing inf.
-        check_memory(model, tuple(x.shape[1:]), len(y), torch.float64, "probe_batch")
-        stats, dtype = layer_stats(model, x, y, dtype=torch.float64), "float64 (float32 overflowed)"
+    stats, dtype = exact_layer_stats(
+        model, x, y, lambda m, d: check_memory(m, tuple(x.shape[1:]), len(y), d, "probe_batch")
+    )
+    dtype = "float32" if dtype == torch.float32 else "float64 (float32 overflowed)"
     rows = [s.as_row() for s in stats]
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "probe.csv").open("w", newline="") as fh:
@@ -236,9 +226,9 @@ def _c(value: float | None) -> str:
 
 
 def depth_main(argv: list[str]) -> int:
-    import torch
 
-    from resnet_exp.probe.depth import VARIANTS, parse_depths, parse_variants, probe_depths
+    from resnet_exp.commandline import parse_depths
+    from resnet_exp.probe.depth import VARIANTS, parse_variants, probe_depths
     from resnet_exp.probe.figures import contrast_depth, depth_signals, save, shattered
     from resnet_exp.specs import DataSpec
 
@@ -277,7 +267,7 @@ def depth_main(argv: list[str]) -> int:
     )
     p.add_argument("--out", default="outputs/probes/depth", help="output folder")
     args = p.parse_args(argv)
-    depths, variants = parse_depths(args.depths), parse_variants(args.variants)
+    depths, variants = sorted(parse_depths(args.depths)), parse_variants(args.variants)
     for name, value in (
         ("--width", args.width),
         ("--batch", args.batch),
@@ -299,7 +289,6 @@ def depth_main(argv: list[str]) -> int:
         f"{len(y)} {source}, {args.points} points on a line of length {args.span:g} x |image|",
         soft_wrap=True,
     )
-    torch.set_num_threads(max(1, torch.get_num_threads()))
 
     def tell(r) -> None:
         row = r.summary_row()

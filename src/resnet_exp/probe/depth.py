@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import torch
 
 from resnet_exp.errors import UserError
-from resnet_exp.layerstats import finite, layer_stats
-from resnet_exp.models.net import build_net, check_depth
+from resnet_exp.layerstats import exact_layer_stats
+from resnet_exp.models.net import build_net
 from resnet_exp.probe.shatter import LineGradients, line_gradients
 
 # name -> build_net keywords. BN variants use the paper's He init; without BN, He init alone and
@@ -87,18 +87,6 @@ def parse_variants(text: str) -> list[str]:
     return names
 
 
-def parse_depths(text: str) -> list[int]:
-    try:
-        depths = sorted({int(d) for d in text.split(",") if d.strip()})
-    except ValueError:
-        raise UserError(f"--depths={text}: give comma-separated depths such as 20,56,110") from None
-    if not depths:
-        raise UserError("--depths: give at least one depth")
-    for d in depths:
-        check_depth(d)
-    return depths
-
-
 def probe_depths(
     variants: list[str],
     depths: list[int],
@@ -123,15 +111,7 @@ def probe_depths(
             model = build_net(
                 depth, shortcut="A", width=width, num_classes=num_classes, seed=seed, **kw
             )
-            # float32 first; float64 where it overflows (a plain net's gradient at depth 1202
-            # with BN), as the per-net probe does: float64 needs ~8x the memory on CPU.
-            if check is not None:
-                check(model, torch.float32)
-            stats, dtype = layer_stats(model, x, y), "float32"
-            if not finite(stats):
-                if check is not None:
-                    check(model, torch.float64)
-                stats, dtype = layer_stats(model, x, y, dtype=torch.float64), "float64"
+            stats, dtype = exact_layer_stats(model, x, y, check)  # float64 only on overflow
             kw_line = {"points": points, "span": span, "seed": seed, "chunk": len(x)}
             line = line_gradients(model, x[0], x, dtype=torch.float32, **kw_line)
             if not line.finite:
@@ -143,7 +123,7 @@ def probe_depths(
                 line,
                 time.perf_counter() - start,
                 {**kw, "width": width},
-                dtype,
+                str(dtype).removeprefix("torch."),
             )
             del model
             results.append(probe)
