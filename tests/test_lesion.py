@@ -136,6 +136,14 @@ def test_lesion_refuses_what_it_cannot_read_in_one_line(tmp_path: Path) -> None:
         r = run_cli(["lesion", f"from={source}"], tmp_path)
         assert r.returncode == 2, r.stdout + r.stderr
         assert text in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr
+    # Bad settings are one line, also for a sweep folder (checked once, not per run).
+    for source, setting, text in (
+        (str(run), "draws=0", "draws=0 must be an integer >= 1"),
+        (str(tmp_path / "runs"), "images=0", "images=0 must be an integer >= 1 (or null)"),
+    ):
+        r = run_cli(["lesion", f"from={source}", setting], tmp_path)
+        assert r.returncode == 2 and text in r.stderr, r.stderr
+        assert r.stderr.strip().count("\n") == 0 and "skipped" not in r.stderr
     r = run_cli(["lesion"], tmp_path)
     assert r.returncode == 2 and "from=RUN_DIR" in r.stderr
     r = run_cli(["lesion", f"from={run}", "imagez=5"], tmp_path)

@@ -22,45 +22,48 @@ _codes: list[int] = []
 LESION_PATH_KEYS = ("from", "data_root", "out_root")
 
 
-def _optional_int(value, key: str, minimum: int = 1) -> int | None:
-    if value is None:
+def _integer(value, key: str, minimum: int, optional: bool = False) -> int | None:
+    if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise UserError(f"{key}={value} must be an integer >= {minimum} (or null)")
+        null = " (or null)" if optional else ""
+        raise UserError(f"{key}={value} must be an integer >= {minimum}{null}")
     return value
 
 
-def lesion_run(run_dir: Path, cfg, out_dir: Path) -> dict:
-    """Lesion one finished run; write lesion.json, single.csv, random.csv into out_dir."""
-    import torch
+def lesion_settings(cfg) -> dict:
+    """The study's settings, checked once for all the runs (a bad value is the user's one line,
+    not a reason to skip every run of a sweep folder)."""
+    return {
+        "images": _integer(cfg.images, "images", 1, optional=True),
+        "draws": _integer(cfg.draws, "draws", 1),
+        "max_k": _integer(cfg.max_k, "max_k", 1, optional=True),
+        "seed": _integer(cfg.seed, "seed", 0),
+        "batch_size": _integer(cfg.batch_size, "batch_size", 1),
+    }
 
+
+def lesion_run(run, settings: dict, test: tuple, out_dir: Path) -> dict:
+    """Lesion one opened run on `test` = (x, y, num_classes); write lesion.json, single.csv,
+    random.csv into out_dir."""
     from resnet_exp.analyses.lesion import lesion_study
-    from resnet_exp.analyses.runs import open_run
     from resnet_exp.build import build_model
-    from resnet_exp.data.splits import sample_split
 
-    run = open_run(run_dir, data_root=cfg.get("data_root"))
-    images = _optional_int(cfg.images, "images")
-    draws = _optional_int(cfg.draws, "draws")
-    max_k = _optional_int(cfg.max_k, "max_k")
-    x, y, num_classes = sample_split(
-        run.spec.data, "test", images, int(cfg.seed), run.spec.loop.seed
-    )
+    x, y, num_classes = test
     model = build_model(run.spec, num_classes)
     model.load_state_dict(run.weights)
     m = run.spec.model
     label = f"{m.block}-{m.depth} s{run.spec.loop.seed}"
     start = time.perf_counter()
-    with torch.no_grad():
-        result = lesion_study(
-            model,
-            x,
-            y,
-            max_k=max_k,
-            draws=draws,
-            seed=int(cfg.seed),
-            batch_size=int(cfg.batch_size),
-        )
+    result = lesion_study(
+        model,
+        x,
+        y,
+        max_k=settings["max_k"],
+        draws=settings["draws"],
+        seed=settings["seed"],
+        batch_size=settings["batch_size"],
+    )
     doc = {
         "run": str(run.path),
         "label": label,
@@ -68,7 +71,7 @@ def lesion_run(run_dir: Path, cfg, out_dir: Path) -> dict:
         "seed": run.spec.loop.seed,
         "iteration": run.iteration,
         "test_images": len(y),
-        "test_images_seed": int(cfg.seed),
+        "test_images_seed": settings["seed"],
         "precision": "float32 (evaluation; whatever the run trained in)",
         "seconds": round(time.perf_counter() - start, 1),
         **result,
@@ -141,24 +144,33 @@ def _lesion_task(cfg) -> None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from resnet_exp.analyses.runs import expand_runs
+    from resnet_exp.analyses.runs import expand_runs, open_run
+    from resnet_exp.data.splits import sample_split
 
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     out_dir = Path(hc.runtime.output_dir)
     try:
+        settings = lesion_settings(cfg)
         runs = expand_runs(cfg["from"])
-        docs, skipped = [], []
-        for run in runs:
-            target = out_dir if len(runs) == 1 else out_dir / run.name
+        docs, skipped, tests = [], [], {}
+        for path in runs:
+            target = out_dir if len(runs) == 1 else out_dir / path.name
             if len(runs) > 1:
-                err.print(f"lesions of {run.name} ...", soft_wrap=True)
+                err.print(f"lesions of {path.name} ...", soft_wrap=True)
             try:
-                docs.append(lesion_run(run, cfg, target))
+                run = open_run(path, data_root=cfg.get("data_root"))
+                # The runs of a sweep share their images: load and draw them once.
+                key = (run.spec.data, run.spec.loop.seed)
+                if key not in tests:
+                    tests[key] = sample_split(
+                        run.spec.data, "test", settings["images"], settings["seed"], key[1]
+                    )
+                docs.append(lesion_run(run, settings, tests[key], target))
             except UserError as e:
                 if len(runs) == 1:
                     raise
-                skipped.append(f"{run.name}: {str(e).split(': ', 1)[-1]}")  # a sweep goes on
+                skipped.append(f"{path.name}: {str(e).split(': ', 1)[-1]}")  # a sweep goes on
         for line in skipped:
             err.print(f"skipped {line}", soft_wrap=True)
         if not docs:
