@@ -82,6 +82,11 @@ class Run:
         return self.status == "completed"
 
     @property
+    def diverged_iteration(self) -> int | None:
+        """Where a diverged run stopped: its recorded divergence, else the last iteration."""
+        return self.diverged_at or self.iteration
+
+    @property
     def setting_key(self) -> str:
         """The setting as one comparable string (keys sorted)."""
         return json.dumps(self.setting, sort_keys=True, default=str)

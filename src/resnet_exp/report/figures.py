@@ -59,7 +59,7 @@ def headline(what: str, cells: list[Cell], setting: str) -> str:
 def _why_missing(cell) -> str:
     """`diverged at iteration 2` (every run diverged), else `incomplete`."""
     if cell.runs and all(r.status == "diverged" for r in cell.runs):
-        at = sorted({r.diverged_at or r.iteration or 0 for r in cell.runs})
+        at = sorted({r.diverged_iteration or 0 for r in cell.runs})
         return f"diverged at iteration {'/'.join(map(str, at))}" if at[-1] else "diverged"
     return "incomplete"
 

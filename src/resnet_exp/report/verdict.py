@@ -166,7 +166,7 @@ class Trainability:
         word = {
             "trains": "trains",
             "at_chance": "stays at chance",
-            "barely": "below chance, but not by 10 points in every seed",
+            "barely": f"below chance, but not by {TRAINS_BELOW * 100:.0f} points in every seed",
         }[self.state]
         extra = f"; {_count(len(self.diverged), 'seed')} diverged" if self.diverged else ""
         return (
@@ -193,7 +193,7 @@ def trainability(cell: Cell) -> Trainability | None:
     chance = 1 - 1 / classes.pop()
     errors, seeds = _values(cell, "train_error")
     diverged = [
-        f"s{r.seed} at iteration {r.diverged_at or r.iteration or '?'}"
+        f"s{r.seed} at iteration {r.diverged_iteration or '?'}"
         for r in cell.runs
         if r.status == "diverged"
     ]
@@ -216,7 +216,7 @@ def trainability_headline(cells: list[Trainability]) -> str:
         f"{c.label} {words[c.state]}" for c in bad
     )
     if good:
-        text += f"; {', '.join(good)} train{'s' if len(good) == 1 else ''} (10+ points below chance in every seed)"
+        text += f"; {', '.join(good)} train{'s' if len(good) == 1 else ''} ({TRAINS_BELOW * 100:.0f}+ points below chance in every seed)"
     return text + "."
 
 
@@ -295,7 +295,7 @@ def describe_excluded(run: Run) -> str:
     of = f" of {run.iterations}" if run.iterations else ""
     at = f"iteration {run.iteration}{of}" if run.iteration is not None else "an unknown iteration"
     if run.status == "diverged":
-        return f"{run.short} diverged at iteration {run.diverged_at or run.iteration or '?'}"
+        return f"{run.short} diverged at iteration {run.diverged_iteration or '?'}"
     if run.status == "failed":
         why = f": {run.error}" if run.error else ""
         return f"{run.short} failed at {at}{why}"
@@ -489,7 +489,8 @@ def judge(
         for n, k in sorted(seeds.items())
     )
     v.trainability = [t for c in cells if (t := trainability(c)) is not None]
-    if any(t.state not in ("trains", "unfinished") for t in v.trainability):
+    untrained = any(t.state not in ("trains", "unfinished") for t in v.trainability)
+    if untrained:
         # A net that does not train at all is the first thing to say (1000+ layers, a short
         # budget); the depth trends below then compare what did train.
         v.lines.append(trainability_headline(v.trainability))
@@ -509,7 +510,7 @@ def judge(
         v.lines.append(
             "No depth has completed runs of both plain and residual nets: can't compare them."
         )
-    if len(v.lines) and v.lines[0].startswith("Not every net trains"):
+    if untrained:
         order = sorted(v.trainability, key=lambda t: (int(t.label.rsplit("-", 1)[1]), t.label))
         v.lines += [t.sentence() for t in order]
     v.excluded = [describe_excluded(r) for c in cells for r in c.excluded]
