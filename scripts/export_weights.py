@@ -12,21 +12,22 @@ import argparse
 import shutil
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from resnet_exp.analyses.runs import open_run
-from resnet_exp.train.checkpoint import load_checkpoint, save_checkpoint
+from resnet_exp.train.checkpoint import save_checkpoint
 
 
 def export(run_dir: Path, out: Path) -> Path:
     run = open_run(run_dir, key="run")  # finished runs only: one line otherwise
-    state = load_checkpoint(run.path / "checkpoint.pt")
     target = out / run.path.name
     target.mkdir(parents=True, exist_ok=True)
     save_checkpoint(
         target / "checkpoint.pt",
         {
             "weights_only": True,
-            "config": state["config"],
-            "trainer": {"model": state["trainer"]["model"], "iteration": run.iteration},
+            "config": OmegaConf.to_container(run.config),  # as recorded: no override given
+            "trainer": {"model": run.weights, "iteration": run.iteration},
         },
     )
     shutil.copy2(run.path / "summary.json", target / "summary.json")

@@ -117,8 +117,8 @@ def line_gradients(
     lags = []
     for lag in range(1, min(max_lag, points - 1) + 1):
         both = live[:-lag] & live[lag:]
-        r = pearson_rows(unit[:-lag][both], unit[lag:][both]) if both.any() else None
-        lags.append(float(r.mean()) if r is not None and r.numel() else None)
+        pairs = pearson_rows(unit[:-lag][both], unit[lag:][both]) if both.any() else None
+        lags.append(None if pairs is None else float(pairs.mean()))
     pixel = int(torch.randint(flat.shape[1], (1,), generator=g))
     return LineGradients(
         t=[float(s) for s in t],
