@@ -1,5 +1,5 @@
 """`resnet-exp`: a thin dispatcher. `train` is a full Hydra app (its jobs coordinate through
-train.jobs); `probe` and `lesion` are Hydra apps of their own; `report` and `bench` argparse."""
+train.jobs); `probe`, `lesion` and `landscape` are Hydra apps of their own; `report` and `bench` argparse."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ usage:
   resnet-exp probe linear                 the deep linear demonstration
   resnet-exp probe depth                  signals, shattered gradients vs depth
   resnet-exp lesion from=RUN [-m]         delete blocks of trained nets
+  resnet-exp landscape from=RUN [-m]      loss surfaces around trained nets
   resnet-exp bench                        your machine's training speed
 
 first steps (on a laptop):
@@ -247,13 +248,17 @@ def main(argv: list[str] | None = None) -> None:
             from resnet_exp.analyses.lesion_cli import lesion_main
 
             code = lesion_main(rest)
+        elif command == "landscape":
+            from resnet_exp.analyses.landscape_cli import landscape_main
+
+            code = landscape_main(rest)
         elif command == "bench":
             from resnet_exp.bench import main as bench_main
 
             code = bench_main(rest)
         else:
             err.print(
-                f"[bold red]error:[/] unknown command {command!r}; use train, report, probe, lesion or bench (resnet-exp --help)"
+                f"[bold red]error:[/] unknown command {command!r}; use train, report, probe, lesion, landscape or bench (resnet-exp --help)"
             )
             code = 2
     except UserError as e:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -19,27 +18,18 @@ err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 _codes: list[int] = []
 
-LESION_PATH_KEYS = ("from", "data_root", "out_root")
-
-
-def _integer(value, key: str, minimum: int, optional: bool = False) -> int | None:
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        null = " (or null)" if optional else ""
-        raise UserError(f"{key}={value} must be an integer >= {minimum}{null}")
-    return value
-
 
 def lesion_settings(cfg) -> dict:
     """The study's settings, checked once for all the runs (a bad value is the user's one line,
     not a reason to skip every run of a sweep folder)."""
+    from resnet_exp.analyses.command import integer
+
     return {
-        "images": _integer(cfg.images, "images", 1, optional=True),
-        "draws": _integer(cfg.draws, "draws", 1),
-        "max_k": _integer(cfg.max_k, "max_k", 1, optional=True),
-        "seed": _integer(cfg.seed, "seed", 0),
-        "batch_size": _integer(cfg.batch_size, "batch_size", 1),
+        "images": integer(cfg.images, "images", 1, optional=True),
+        "draws": integer(cfg.draws, "draws", 1),
+        "max_k": integer(cfg.max_k, "max_k", 1, optional=True),
+        "seed": integer(cfg.seed, "seed", 0),
+        "batch_size": integer(cfg.batch_size, "batch_size", 1),
     }
 
 
@@ -144,49 +134,34 @@ def _lesion_task(cfg) -> None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from resnet_exp.analyses.runs import expand_runs, open_run
+    from resnet_exp.analyses.command import each_run, refuse
     from resnet_exp.data.splits import sample_split
 
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     out_dir = Path(hc.runtime.output_dir)
+    tests: dict = {}
+
+    def analyse(run, target: Path) -> dict:
+        # The runs of a sweep share their images: load and draw them once.
+        key = (run.spec.data, run.spec.loop.seed)
+        if key not in tests:
+            tests[key] = sample_split(
+                run.spec.data, "test", settings["images"], settings["seed"], key[1]
+            )
+        return lesion_run(run, settings, tests[key], target)
+
     try:
         settings = lesion_settings(cfg)
-        runs = expand_runs(cfg["from"])
-        docs, skipped, tests = [], [], {}
-        for path in runs:
-            target = out_dir if len(runs) == 1 else out_dir / path.name
-            if len(runs) > 1:
-                err.print(f"lesions of {path.name} ...", soft_wrap=True)
-            try:
-                run = open_run(path, data_root=cfg.get("data_root"))
-                # The runs of a sweep share their images: load and draw them once.
-                key = (run.spec.data, run.spec.loop.seed)
-                if key not in tests:
-                    tests[key] = sample_split(
-                        run.spec.data, "test", settings["images"], settings["seed"], key[1]
-                    )
-                docs.append(lesion_run(run, settings, tests[key], target))
-            except UserError as e:
-                if len(runs) == 1:
-                    raise
-                skipped.append(f"{path.name}: {str(e).split(': ', 1)[-1]}")  # a sweep goes on
-        for line in skipped:
-            err.print(f"skipped {line}", soft_wrap=True)
-        if not docs:
-            raise UserError(f"from={cfg['from']}: none of its {len(runs)} runs could be lesioned")
+        docs, runs = each_run(cfg, out_dir, analyse, "lesions", err)
     except UserError as e:
-        if out_dir.is_dir() and not list(out_dir.rglob("lesion.json")):
-            shutil.rmtree(out_dir, ignore_errors=True)  # leave nothing that looks like a result
-        from resnet_exp.commandline import refuse_job
-
-        refuse_job(e, multirun, _codes, err)
+        refuse(e, out_dir, "lesion.json", multirun, _codes, err)
         return
     out.print(lesion_table(docs))
     note = skipped_note(docs)
     if note:
         out.print(note, soft_wrap=True)
-    if len(runs) > 1:
+    if runs > 1:
         combine(out_dir)
         files = "a folder per run, lesions.png"
     else:
@@ -206,17 +181,7 @@ class CombineLesions(Callback):
 
 
 def lesion_main(args: list[str]) -> int:
-    from resnet_exp.commandline import config_dir, run_hydra_command
+    from resnet_exp.analyses.command import analysis_main
+    from resnet_exp.helpscreen import lesion_help
 
-    if {"-h", "--help"} & set(args):
-        from resnet_exp.helpscreen import lesion_help
-
-        print(lesion_help(config_dir()), end="")
-        return 0
-    if not any(a.split("=", 1)[0] == "from" for a in args):
-        raise UserError(
-            "give the runs to lesion: resnet-exp lesion from=RUN_DIR (or a sweep folder)"
-        )
-    _codes.clear()
-    run_hydra_command("lesion", args, _lesion_task, LESION_PATH_KEYS)
-    return max(_codes, default=0)
+    return analysis_main("lesion", args, _lesion_task, _codes, lesion_help)
