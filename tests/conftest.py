@@ -138,3 +138,14 @@ def make_run(
         s.update(extra)
         (d / "summary.json").write_text(json.dumps(s))
     return d
+
+
+@pytest.fixture(scope="session")
+def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """runs/plain and runs/residual: tiny finished train runs, trained once for every analysis
+    test (lesion, landscape), which only read them."""
+    root = tmp_path_factory.mktemp("trained")
+    for block in ("plain", "residual"):
+        r = run_cli(["train", *TINY, f"block={block}", f"hydra.run.dir=runs/{block}"], root)
+        assert r.returncode == 0, r.stderr
+    return root / "runs"

@@ -83,15 +83,8 @@ def test_lesion_study_works_on_a_copy_and_counts() -> None:
     assert lesion_study(net, x, y, draws=3, seed=1)["random"] == r["random"]
 
 
-def train_tiny(tmp_path: Path, block: str, sweep: str | None = None) -> Path:
-    extra = [f"hydra.run.dir=runs/{block}"] if sweep is None else []
-    r = run_cli(["train", *TINY, f"block={block}", *extra], tmp_path)
-    assert r.returncode == 0, r.stderr
-    return tmp_path / "runs" / block
-
-
-def test_lesion_command_on_a_run_and_on_a_sweep_folder(tmp_path: Path) -> None:
-    plain, residual = train_tiny(tmp_path, "plain"), train_tiny(tmp_path, "residual")
+def test_lesion_command_on_a_run_and_on_a_sweep_folder(tmp_path: Path, trained_runs: Path) -> None:
+    plain, residual = trained_runs / "plain", trained_runs / "residual"
     before = (residual / "checkpoint.pt").read_bytes()
     r = run_cli(["lesion", f"from={residual}", "images=32", "draws=2"], tmp_path)
     assert r.returncode == 0, r.stderr
@@ -102,7 +95,7 @@ def test_lesion_command_on_a_run_and_on_a_sweep_folder(tmp_path: Path) -> None:
     assert (out / "lesion.png").stat().st_size > 10_000
     assert (residual / "checkpoint.pt").read_bytes() == before  # read-only
     # A sweep folder: every finished run in it, one figure, the skipped plain block named.
-    r = run_cli(["lesion", f"from={tmp_path / 'runs'}", "images=32", "draws=2"], tmp_path)
+    r = run_cli(["lesion", f"from={trained_runs}", "images=32", "draws=2"], tmp_path)
     assert r.returncode == 0, r.stderr
     both = tmp_path / "outputs" / "lesions" / "from_runs"
     assert sorted(p.parent.name for p in both.glob("*/lesion.json")) == ["plain", "residual"]
@@ -117,8 +110,8 @@ def test_lesion_command_on_a_run_and_on_a_sweep_folder(tmp_path: Path) -> None:
     assert (tmp_path / "outputs" / "lesions" / "pair" / "lesions.png").is_file()
 
 
-def test_lesion_refuses_what_it_cannot_read_in_one_line(tmp_path: Path) -> None:
-    run = train_tiny(tmp_path, "residual")
+def test_lesion_refuses_what_it_cannot_read_in_one_line(tmp_path: Path, trained_runs: Path) -> None:
+    run = trained_runs / "residual"
     summary = json.loads((run / "summary.json").read_text())
     unfinished = tmp_path / "unfinished"
     unfinished.mkdir()
@@ -139,7 +132,7 @@ def test_lesion_refuses_what_it_cannot_read_in_one_line(tmp_path: Path) -> None:
     # Bad settings are one line, also for a sweep folder (checked once, not per run).
     for source, setting, text in (
         (str(run), "draws=0", "draws=0 must be an integer >= 1"),
-        (str(tmp_path / "runs"), "images=0", "images=0 must be an integer >= 1 (or null)"),
+        (str(trained_runs), "images=0", "images=0 must be an integer >= 1 (or null)"),
     ):
         r = run_cli(["lesion", f"from={source}", setting], tmp_path)
         assert r.returncode == 2 and text in r.stderr, r.stderr
@@ -155,13 +148,15 @@ def test_lesion_refuses_what_it_cannot_read_in_one_line(tmp_path: Path) -> None:
     )
 
 
-def test_exported_weights_serve_analyses_but_not_training(tmp_path: Path) -> None:
+def test_exported_weights_serve_analyses_but_not_training(
+    tmp_path: Path, trained_runs: Path
+) -> None:
     import subprocess
     import sys
 
     from conftest import REPO, cli_env
 
-    run = train_tiny(tmp_path, "residual")
+    run = trained_runs / "residual"
     r = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "export_weights.py"), str(run), "--out", "weights"],
         cwd=tmp_path,

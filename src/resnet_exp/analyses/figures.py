@@ -155,8 +155,8 @@ def landscape_figure(docs: list[dict]) -> Figure:
         loss = [np.nan if v is None else v for v in line["loss"]]
         loss_ax.plot(line["alpha"], loss, color=colour, ls=ls, lw=1.4, label=d["label"])
         err_ax.plot(line["alpha"], [e * 100 for e in line["error"]], color=colour, ls=ls, lw=1.4)
-    level = docs[0]["summary"]["basin_level"]
-    loss_ax.axhline(level, color="0.4", lw=0.8, ls=":", label=f"uniform guess ({level:.2f})")
+    chance = docs[0]["summary"]["chance_loss"]
+    loss_ax.axhline(chance, color="0.4", lw=0.8, ls=":", label=f"uniform guess ({chance:.2f})")
     loss_ax.set_yscale("log")
     loss_ax.set_ylabel("training loss (log)")
     err_ax.set_ylabel("training error (%)")

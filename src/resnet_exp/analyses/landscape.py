@@ -154,24 +154,29 @@ def landscape(
     *,
     span: float = 1.0,
     line: int = 41,
-    grid: int = 21,
+    grid: int = 19,
     seed: int = 0,
     batch_size: int = 500,
-    level: float = math.log(10),
+    chance: float = math.log(10),
     report=None,
 ) -> dict:
     """The 1-D curve (`line` points along direction 1) and the 2-D surface (`grid` x `grid`
     points over directions 1 and 2), both over [-span, span], and their summary:
 
-    - basin: the width of the basin around the trained weights along direction 1, up to where
-      the loss reaches `level` (default ln 10, the loss of a uniform guess over 10 classes), in
-      filter-norm units (basin_closed: False when the curve ended first: a lower bound);
+    - basin: the width of the basin around the trained weights along direction 1 (in
+      filter-norm units) up to where the loss has climbed half of the way from its trained
+      value to `chance` (default ln 10, the loss of a uniform guess over 10 classes): how far
+      the weights can move before they lose half of what training gained over a guess. A
+      relative level, because a deep plain net's trained loss sits close to chance and its
+      surroundings hover around it (basin_closed: False when the curve ended first: a lower
+      bound);
     - convex_share: the share of the surface's interior points that are locally convex.
 
     Directions: filter_normalized_direction(model, seed) and (model, seed + 1)."""
     d1 = filter_normalized_direction(model, seed)
     d2 = filter_normalized_direction(model, seed + 1)
     centre = evaluate_points(model, [d1], [(0.0,)], x, y, batch_size)[0]
+    level = centre[0] + (chance - centre[0]) / 2
     out: dict = {
         "span": span,
         "direction_seeds": [seed, seed + 1],
@@ -184,6 +189,7 @@ def landscape(
             "basin": None,
             "basin_closed": None,
             "basin_level": level,
+            "chance_loss": chance,
             "convex_share": None,
         },
     }

@@ -20,9 +20,9 @@ out = Console(highlight=False)
 _codes: list[int] = []
 
 SUMMARY_NOTE = (
-    "basin: the width of the valley around the trained weights along direction 1, up to where "
-    "the training loss reaches that of a uniform guess (ln classes), in filter norms ('>' when "
-    "the curve ended first); convex: the share of the surface's interior points where it curves "
+    "basin: the width of the valley around the trained weights along direction 1, in filter "
+    "norms, up to where the training loss has climbed half of the way from its trained value to "
+    "that of a uniform guess (ln classes; '>' when the curve ended first); convex: the share of the surface's interior points where it curves "
     "up in every direction of the slice. Li et al. 2018 found residual nets' minima wide and "
     "convex-looking and deep plain nets' sharp and chaotic: a wide basin and a convex share near "
     "100% is the residual picture."
@@ -97,7 +97,7 @@ def landscape_run(run, settings: dict, images: tuple, out_dir: Path) -> dict:
             grid=settings["grid"],
             seed=settings["seed"],
             batch_size=settings["batch_size"],
-            level=math.log(num_classes),
+            chance=math.log(num_classes),
             report=report,
         )
     d1, d2 = result.pop("directions")
