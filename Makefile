@@ -14,7 +14,7 @@ DATA_ARGS := $(if $(DATA),data=imagefolder data.root=$(abspath $(DATA)),)
 SEEDS  ?=
 SEED_ARGS := $(if $(SEEDS),seed=$(SEEDS),)
 
-.PHONY: setup test test-all lint format demo sweep-cpu sweep-cpu-fig6 sweep-cpu-deep probe-depth sweep-cpu-no-warmup sweep-cpu-long-ends sweep-cpu-depths sweep-cpu-long report tensorboard bench bench-sweep-cpu wheel clean
+.PHONY: setup test test-all lint format demo sweep-cpu sweep-cpu-two sweep-cpu-deep probe-depth analyses-fig6 sweep-cpu-no-warmup sweep-cpu-long-ends sweep-cpu-depths sweep-cpu-long report tensorboard bench bench-sweep-cpu wheel clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,13 +41,13 @@ format: setup
 demo: setup                       ## a first run on real images: ResNet-20 at width 8 for 300 iterations (24 s on a 2-core AMD EPYC)
 	$(BIN)/resnet-exp train depth=20 width=8 batch_size=64 iterations=300 log_every=50 eval_every=300 $(DATA_ARGS)
 
-sweep-cpu: setup                  ## Figure 6 on a laptop, both halves: plain/residual 20 and 56 with warm-up (41 min per seed on a 2-core Intel Xeon in fp32), and its report
-	$(BIN)/resnet-exp train -m experiment=degradation_laptop_warmup progress=false $(DATA_ARGS) $(SEED_ARGS)
-	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_warmup
-
-sweep-cpu-fig6: setup             ## all four depths (20/32/44/56) of the warm-up preset, 12 test evaluations per run (under trial; docs/results/degradation_laptop_fig6), and its report
+sweep-cpu: setup                  ## Figure 6 on a laptop, all four depths: plain/residual 20/32/44/56 with warm-up (45:44 per seed on a 2-core AMD EPYC, bf16), and its report
 	$(BIN)/resnet-exp train -m experiment=degradation_laptop_fig6 progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_fig6
+
+sweep-cpu-two: setup              ## the same at depths 20 and 56 only, in fp32 (41 min per seed on a 2-core Intel Xeon), and its report
+	$(BIN)/resnet-exp train -m experiment=degradation_laptop_warmup progress=false $(DATA_ARGS) $(SEED_ARGS)
+	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_warmup
 
 sweep-cpu-deep: setup             ## do 1000-layer nets train? plain/residual/preact at 110 and 1202, 320 steps (13.5 min per seed on a 2-core AMD EPYC), and its report
 	$(BIN)/resnet-exp train -m experiment=deep_laptop progress=false $(DATA_ARGS) $(SEED_ARGS)
@@ -55,6 +55,10 @@ sweep-cpu-deep: setup             ## do 1000-layer nets train? plain/residual/pr
 
 probe-depth: setup                ## signals and shattered gradients at initialization, depths 20-1202 (the README's figures)
 	$(BIN)/resnet-exp probe depth --depths 20,56,110,302,1202 --batch 16 --points 32 --span 0.25 $(if $(DATA),--data-root $(DATA),)
+
+analyses-fig6: setup              ## lesions and loss landscapes of the committed fig6 nets (docs/results/lesion_fig6/weights; DATA= their images)
+	$(BIN)/resnet-exp lesion from=docs/results/lesion_fig6/weights $(if $(DATA),data_root=$(abspath $(DATA)),)
+	$(BIN)/resnet-exp landscape from=docs/results/lesion_fig6/weights $(if $(DATA),data_root=$(abspath $(DATA)),)
 
 sweep-cpu-no-warmup: setup        ## the same without warm-up (~42 min per seed): the residual half in 3 of 4 seeds only
 	$(BIN)/resnet-exp train -m experiment=degradation_laptop progress=false $(DATA_ARGS) $(SEED_ARGS)
@@ -73,7 +77,7 @@ sweep-cpu-long: setup             ## all four depths at 12000 iterations (~2.5 h
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_cpu_long
 
 report: setup                     ## report on a sweep (default: the flagship's, what make sweep-cpu writes): make report SWEEP=outputs/sweeps/NAME
-	$(BIN)/resnet-exp report $(or $(SWEEP),outputs/sweeps/degradation_laptop_warmup)
+	$(BIN)/resnet-exp report $(or $(SWEEP),outputs/sweeps/degradation_laptop_fig6)
 
 tensorboard: setup
 	$(BIN)/tensorboard --logdir outputs
@@ -81,8 +85,8 @@ tensorboard: setup
 bench: setup                      ## training throughput: resnet-exp vs the common DataLoader way (77 s on a 2-core AMD EPYC)
 	$(BIN)/resnet-exp bench
 
-bench-sweep-cpu: setup            ## predicts make sweep-cpu's time on this machine (about a minute)
-	$(BIN)/resnet-exp bench --experiment degradation_laptop_warmup
+bench-sweep-cpu: setup            ## predicts make sweep-cpu's time on this machine (about a minute and a half)
+	$(BIN)/resnet-exp bench --experiment degradation_laptop_fig6
 
 wheel: setup                      ## build the wheel (configs included) into dist/
 	$(BIN)/python -m pip wheel --quiet --no-deps -w dist .

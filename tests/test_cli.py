@@ -447,7 +447,7 @@ def test_train_help_explains_every_key_within_80_columns(tmp_path: Path) -> None
             assert f"  {key}=" in text, key
     assert "norm=batch                batch (the paper's) | none" in text  # with its meaning
     assert "downloads CIFAR-10" in text and "64,000 iterations" in text
-    assert "experiment=degradation_laptop_warmup" in text and "data=synthetic" in text
+    assert "experiment=degradation_laptop_fig6" in text and "data=synthetic" in text
     assert "degradation_laptop_fig6" in text  # the presets, each with its help line
     assert not (tmp_path / "outputs").exists()  # help starts nothing
 
@@ -467,6 +467,7 @@ def test_every_help_screen_fits_80_columns_and_has_examples(tmp_path: Path) -> N
         ["probe", "linear", "--help"],
         ["probe", "depth", "--help"],
         ["lesion", "--help"],
+        ["landscape", "--help"],
         ["bench", "--help"],
     ):
         r = run_cli(args, tmp_path, env={"COLUMNS": "80"})  # argparse wraps to $COLUMNS

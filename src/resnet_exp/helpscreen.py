@@ -109,9 +109,10 @@ TRAIN_EXAMPLES = """Examples that finish on a laptop:
   resnet-exp train depth=20 width=8 batch_size=64 iterations=300 \\
       eval_every=300 data=imagefolder data.root=PATH
       the demo (make demo), on a folder of CIFAR-10 images
-  resnet-exp train -m experiment=degradation_laptop_warmup \\
+  resnet-exp train -m experiment=degradation_laptop_fig6 \\
       data=imagefolder data.root=PATH
-      Figure 6 on a laptop (make sweep-cpu; ~41 min a seed on 2 cores)
+      Figure 6 on a laptop, four depths (make sweep-cpu; ~46 min a seed
+      on 2 cores with bf16)
   resnet-exp train --cfg job depth=56
       the resolved config, with your overrides; nothing is trained"""
 
@@ -170,7 +171,7 @@ block in turn (a residual block becomes its shortcut; a plain block the
 identity, where its input and output shapes match), then k random blocks."""
 
 LESION_EXAMPLES = """Examples (a 56-layer pair at width 8: a few minutes on 2 cores):
-  resnet-exp lesion from=outputs/sweeps/degradation_laptop_warmup
+  resnet-exp lesion from=outputs/sweeps/degradation_laptop_fig6
       every finished run of the sweep, one combined figure
   resnet-exp lesion -m from=RUN_A,RUN_B images=1000"""
 
