@@ -195,7 +195,7 @@ scaled to the norm of the trained filter (Li, Xu, Taylor, Studer and Goldstein
 2018); BatchNorm in evaluation mode, its parameters and biases unperturbed."""
 
 LANDSCAPE_EXAMPLES = """Examples (defaults: a 41-point curve, a 19x19 surface, 1000 images; about
-5 minutes for a 56-layer net at width 8 on 2 cores, 2 for a 20-layer one):
+3-4 minutes for a 56-layer net at width 8 on 2 cores, 1-2 for a 20-layer one):
   resnet-exp landscape from=outputs/sweeps/degradation_laptop_fig6
       every finished run of the sweep, one figure on one colour scale
   resnet-exp landscape -m from=RUN_A,RUN_B grid=21 images=5000"""
