@@ -97,9 +97,13 @@ def landscape_figure(docs: list[dict]) -> Figure:
     with_surface = [d for d in docs if d.get("surface")]
     cols = max(1, min(SURFACES_PER_ROW, len(with_surface)))
     bands = -(-len(with_surface) // cols)  # rows of nets, each a contour row and a 3-D row
-    rows = 2 * bands + 1
-    fig = Figure(figsize=(max(10.0, 3.3 * cols), 3.0 * rows + 0.6), layout="constrained")
-    grid = fig.add_gridspec(rows, cols, height_ratios=[1.0] * (2 * bands) + [0.9])
+    single = len(with_surface) == 1  # one net: its contour and 3-D surface side by side
+    rows = 2 if single else 2 * bands + 1
+    fig = Figure(figsize=(max(10.0, 3.3 * cols), 3.2 * rows + 0.6), layout="constrained")
+    if single:
+        grid = fig.add_gridspec(2, 2, height_ratios=[1.0, 0.9])
+    else:
+        grid = fig.add_gridspec(rows, cols, height_ratios=[1.0] * (2 * bands) + [0.9])
     highest = max(
         (
             v
@@ -134,7 +138,8 @@ def landscape_figure(docs: list[dict]) -> Figure:
         if col == 0:
             ax.set_ylabel("direction 2", fontsize=8)
         contours.append(ax)
-        ax3 = fig.add_subplot(grid[2 * band + 1, col], projection="3d")
+        place = grid[0, 1] if single else grid[2 * band + 1, col]
+        ax3 = fig.add_subplot(place, projection="3d")
         ax3.plot_surface(a, b, z, cmap="viridis", norm=norm, linewidth=0, antialiased=True)
         ax3.set_zlim(0, cap)
         ax3.tick_params(labelsize=6)

@@ -205,7 +205,7 @@ def _landscape_task(cfg) -> None:
         refuse(e, out_dir, "landscape.json", multirun, _codes, err)
         return
     out.print(landscape_table(docs))
-    out.print(SUMMARY_NOTE, soft_wrap=True)
+    out.print(SUMMARY_NOTE)  # word-wrapped to the terminal (a path below stays whole)
     if runs > 1:
         combine(out_dir)
         files = "a folder per run, landscapes.png"
