@@ -201,8 +201,9 @@ LANDSCAPE_EXAMPLES = """Examples (defaults: a 41-point curve, a 19x19 surface, 1
   resnet-exp landscape -m from=RUN_A,RUN_B grid=21 images=5000"""
 
 LANDSCAPE_TAIL = """Landscapes go to outputs/landscapes/<name> (landscape.json, line.csv,
-surface.csv, directions.pt, a figure); a sweep folder or -m adds a folder per run
-and landscapes.png. The paper used a 51x51 grid on all 50,000 training images."""
+surface.csv, directions.pt, a figure); a sweep folder or -m adds a folder per
+run and landscapes.png. The paper used a 51x51 grid on all 50,000 training
+images."""
 
 
 def landscape_help(conf: Path) -> str:
