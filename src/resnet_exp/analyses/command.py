@@ -78,3 +78,50 @@ def analysis_main(command: str, args: list[str], task, codes: list[int], help_sc
     codes.clear()
     run_hydra_command(command, args, task, ("from", "data_root", "out_root"))
     return max(codes, default=0)
+
+
+def run_analysis(
+    cfg, split: str, settings_of, analyse_run, result: str, verb: str, codes: list[int], console
+):
+    """A Hydra job of an analysis: settings_of(cfg) checked once, then for every run of
+    cfg['from'] analyse_run(run, settings, (x, y, classes), target) on `split` images drawn
+    once per (data, seed) and shared by the runs of a sweep. Returns (results, number of
+    runs, the job's folder), or None when it refused (one line, nothing left behind)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from resnet_exp.data.splits import sample_split
+
+    hc = HydraConfig.get()
+    out_dir = Path(hc.runtime.output_dir)
+    images: dict = {}
+    try:
+        settings = settings_of(cfg)
+
+        def analyse(run, target: Path):
+            key = (run.spec.data, run.spec.loop.seed)
+            if key not in images:
+                images[key] = sample_split(
+                    run.spec.data, split, settings["images"], settings["seed"], key[1]
+                )
+            return analyse_run(run, settings, images[key], target)
+
+        docs, runs = each_run(cfg, out_dir, analyse, verb, console)
+    except UserError as e:
+        refuse(e, out_dir, result, hc.mode == RunMode.MULTIRUN, codes, console)
+        return None
+    return docs, runs, out_dir
+
+
+def combine_results(folder: Path, result: str, sort_key, figure, name: str) -> Path | None:
+    """Every `result` file one level under `folder`, sorted by sort_key and drawn by
+    figure(docs) into folder/name; None when there is none."""
+    import json
+
+    from resnet_exp.analyses.figures import save
+
+    docs = [json.loads(p.read_text()) for p in sorted(folder.glob(f"*/{result}"))]
+    if not docs:
+        return None
+    docs.sort(key=sort_key)
+    return save(figure(docs), folder / name)

@@ -168,42 +168,27 @@ def landscape_table(docs: list[dict]) -> Table:
 
 def combine(folder: Path) -> Path | None:
     """Every landscape.json under `folder` drawn into one landscapes.png."""
-    from resnet_exp.analyses.figures import landscape_figure, save
+    from resnet_exp.analyses.command import combine_results
+    from resnet_exp.analyses.figures import landscape_figure
 
-    docs = [json.loads(p.read_text()) for p in sorted(folder.glob("*/landscape.json"))]
-    if not docs:
-        return None
-    docs.sort(key=lambda d: (d["net"]["depth"], d["net"]["block"], d["seed"]))
-    return save(landscape_figure(docs), folder / "landscapes.png")
+    return combine_results(
+        folder,
+        "landscape.json",
+        lambda d: (d["net"]["depth"], d["net"]["block"], d["seed"]),
+        landscape_figure,
+        "landscapes.png",
+    )
 
 
 def _landscape_task(cfg) -> None:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
+    from resnet_exp.analyses.command import run_analysis
 
-    from resnet_exp.analyses.command import each_run, refuse
-    from resnet_exp.data.splits import sample_split
-
-    hc = HydraConfig.get()
-    multirun = hc.mode == RunMode.MULTIRUN
-    out_dir = Path(hc.runtime.output_dir)
-    images: dict = {}
-
-    def analyse(run, target: Path) -> dict:
-        # The runs of a sweep share their training images: load and draw them once.
-        key = (run.spec.data, run.spec.loop.seed)
-        if key not in images:
-            images[key] = sample_split(
-                run.spec.data, "train", settings["images"], settings["seed"], key[1]
-            )
-        return landscape_run(run, settings, images[key], target)
-
-    try:
-        settings = landscape_settings(cfg)
-        docs, runs = each_run(cfg, out_dir, analyse, "landscape", err)
-    except UserError as e:
-        refuse(e, out_dir, "landscape.json", multirun, _codes, err)
+    done = run_analysis(
+        cfg, "train", landscape_settings, landscape_run, "landscape.json", "landscape", _codes, err
+    )
+    if done is None:
         return
+    docs, runs, out_dir = done
     out.print(landscape_table(docs))
     out.print(SUMMARY_NOTE)  # word-wrapped to the terminal (a path below stays whole)
     if runs > 1:
@@ -214,7 +199,7 @@ def _landscape_task(cfg) -> None:
 
         save(landscape_figure(docs), out_dir / "landscape.png")
         files = "landscape.json, line.csv, surface.csv, landscape.png"
-        if settings["save_directions"]:
+        if bool(cfg.save_directions):  # checked by landscape_settings
             files += ", directions.pt"
     out.print(f"written to {out_dir}: {files}", soft_wrap=True)
     _codes.append(0)

@@ -11,7 +11,6 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from rich.table import Table
 
-from resnet_exp.errors import UserError
 from resnet_exp.term import Console
 
 err = Console(stderr=True, highlight=False)
@@ -120,43 +119,28 @@ def skipped_note(docs: list[dict]) -> str | None:
 
 
 def combine(folder: Path) -> Path | None:
-    """Every lesion.json under `folder` drawn into one lesions.png (and a combined table)."""
-    from resnet_exp.analyses.figures import lesion_figure, save
+    """Every lesion.json under `folder` drawn into one lesions.png."""
+    from resnet_exp.analyses.command import combine_results
+    from resnet_exp.analyses.figures import lesion_figure
 
-    docs = [json.loads(p.read_text()) for p in sorted(folder.glob("*/lesion.json"))]
-    if not docs:
-        return None
-    docs.sort(key=lambda d: (d["net"]["block"], d["net"]["depth"], d["seed"]))
-    return save(lesion_figure(docs), folder / "lesions.png")
+    return combine_results(
+        folder,
+        "lesion.json",
+        lambda d: (d["net"]["block"], d["net"]["depth"], d["seed"]),
+        lesion_figure,
+        "lesions.png",
+    )
 
 
 def _lesion_task(cfg) -> None:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
+    from resnet_exp.analyses.command import run_analysis
 
-    from resnet_exp.analyses.command import each_run, refuse
-    from resnet_exp.data.splits import sample_split
-
-    hc = HydraConfig.get()
-    multirun = hc.mode == RunMode.MULTIRUN
-    out_dir = Path(hc.runtime.output_dir)
-    tests: dict = {}
-
-    def analyse(run, target: Path) -> dict:
-        # The runs of a sweep share their images: load and draw them once.
-        key = (run.spec.data, run.spec.loop.seed)
-        if key not in tests:
-            tests[key] = sample_split(
-                run.spec.data, "test", settings["images"], settings["seed"], key[1]
-            )
-        return lesion_run(run, settings, tests[key], target)
-
-    try:
-        settings = lesion_settings(cfg)
-        docs, runs = each_run(cfg, out_dir, analyse, "lesions", err)
-    except UserError as e:
-        refuse(e, out_dir, "lesion.json", multirun, _codes, err)
+    done = run_analysis(
+        cfg, "test", lesion_settings, lesion_run, "lesion.json", "lesions", _codes, err
+    )
+    if done is None:
         return
+    docs, runs, out_dir = done
     out.print(lesion_table(docs))
     note = skipped_note(docs)
     if note:
