@@ -13,13 +13,12 @@ from resnet_exp.build import (
     identity_differences,
     identity_of_config,
     milestones_for,
-    name_suffix,
-    register_resolvers,
     result_identity,
     spec_from_config,
 )
 from resnet_exp.cli import config_dir
 from resnet_exp.errors import UserError
+from resnet_exp.naming import name_suffix, register_resolvers
 
 CONF = config_dir()
 GROUPS = {

@@ -140,7 +140,7 @@ def test_image_folder_identity_is_its_content_not_its_path(tmp_path: Path) -> No
 
     from PIL import Image
 
-    from resnet_exp.data.sources import dataset_key
+    from resnet_exp.naming import dataset_key
 
     write_image_folder(tmp_path / "a" / "cifar")
     shutil.copytree(tmp_path / "a" / "cifar", tmp_path / "b" / "moved")

@@ -3,9 +3,7 @@ arguments; nothing else reads the config."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -18,43 +16,6 @@ from resnet_exp.models.net import BLOCKS, check_branch_options, check_depth
 from resnet_exp.models.shortcuts import SHORTCUTS
 from resnet_exp.specs import DataSpec, LoopSpec, ModelSpec, OptimSpec, RunSpec
 from resnet_exp.train.precision import PRECISIONS
-
-# Keys that do not change what a run computes: they may differ when a run is resumed, and they
-# stay out of the run's name.
-NON_RESULT_KEYS = frozenset(
-    {
-        "device",
-        "progress",
-        "resume",
-        "out_root",
-        "sweep_name",
-        "log_every",
-        "eval_every",
-        "checkpoint_every",
-        "eval_batch_size",
-        "eval_subset",  # intermediate evaluations only; the final one always uses every image
-        "threads",
-        "channels_last",
-        "compile",
-        "name",
-        "tag",
-        "data.root",
-        "data.download",
-        "data.verify",
-        "data.cache_dir",
-        "experiment",
-        "signals",
-        # How many processes share a run (recorded in its provenance) and whether they share
-        # BatchNorm statistics: a checkpoint resumes under any number of processes.
-        "sync_bn",
-        "probe_batch",  # resnet-exp probe's own keys: what is probed, not what it is
-        "probe_seed",
-        "from",
-    }
-)
-# Keys already spelled out in the name: block-depth_shortcut_init_sSEED.
-NAMED_KEYS = frozenset({"block", "depth", "shortcut", "init", "seed"})
-
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 
@@ -343,50 +304,3 @@ def identity_differences(old: dict, new: dict) -> list[str]:
         for k in sorted(set(old) | set(new))
         if old.get(k) != new.get(k)
     ]
-
-
-def name_suffix(task_overrides: list[str], tag: str = "", single_run: bool = False) -> str:
-    """`_key=value` for each command-line override that changes the result and is not in the name.
-
-    In a single run the experiment preset is named too (a sweep's folder already carries it),
-    so a laptop-scale run never lands in the folder of a paper-scale one.
-    """
-    parts = []
-    for o in task_overrides:
-        key, _, value = o.lstrip("+~").partition("=")
-        if key.startswith("hydra.") or key in NAMED_KEYS:
-            continue
-        if key in NON_RESULT_KEYS and not (single_run and key == "experiment"):
-            continue
-        parts.append(f"{key}={value}".replace("/", "-").replace(" ", ""))
-    parts.sort()
-    if tag:
-        parts.append(str(tag))
-    return "".join(f"_{p}" for p in parts)
-
-
-def register_resolvers() -> None:
-    """Resolvers used by conf/train.yaml: `${rx_suffix:TAG}` (the name suffix from this job's
-    overrides) and `${rx_path:PATH}` (~ expanded, as the user meant it)."""
-
-    def rx_suffix(tag: str = "") -> str:
-        try:
-            from hydra.core.hydra_config import HydraConfig
-            from hydra.types import RunMode
-
-            hc = HydraConfig.get()
-            overrides, single = list(hc.overrides.task), hc.mode == RunMode.RUN
-        except Exception:  # composed outside a Hydra app (e.g. in tests): no overrides
-            overrides, single = [], False
-        return name_suffix(overrides, tag, single_run=single)
-
-    if not OmegaConf.has_resolver("rx_suffix"):
-        OmegaConf.register_new_resolver("rx_suffix", rx_suffix)
-    if not OmegaConf.has_resolver("rx_probe_name"):
-        # conf/probe.yaml: a probe of a run is named after the run's folder.
-        OmegaConf.register_new_resolver(
-            "rx_probe_name",
-            lambda source, default: f"from_{Path(str(source)).name}" if source else default,
-        )
-    if not OmegaConf.has_resolver("rx_path"):
-        OmegaConf.register_new_resolver("rx_path", lambda p: os.path.expanduser(str(p)))

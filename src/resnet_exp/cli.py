@@ -138,7 +138,7 @@ def _task(cfg) -> None:
 def torchrun_args(args: list[str]) -> list[str]:
     """Under torchrun every rank runs this same command; one run, whose folder rank 0 alone
     writes to: the other ranks keep Hydra's config copy and train.log out of it."""
-    from resnet_exp.train.distributed import launched_by_torchrun
+    from resnet_exp.train.jobs import launched_by_torchrun
 
     if not launched_by_torchrun():
         return args
@@ -170,7 +170,7 @@ TRAIN_PATH_KEYS = ("resume", "data.root", "data.cache_dir", "out_root")
 def train_main(args: list[str]) -> int:
     import hydra
 
-    from resnet_exp.build import register_resolvers
+    from resnet_exp.naming import register_resolvers
 
     register_resolvers()
     if {"-h", "--help"} & set(args):

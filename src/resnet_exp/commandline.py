@@ -78,7 +78,7 @@ def run_hydra_command(command: str, args: list[str], task, path_keys: tuple[str,
 
     import hydra
 
-    from resnet_exp.build import register_resolvers
+    from resnet_exp.naming import register_resolvers
     from resnet_exp.overrides import check_keys, known_keys, quote_paths
 
     register_resolvers()

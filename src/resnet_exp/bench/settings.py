@@ -184,8 +184,8 @@ def preset_values(name: str) -> dict:
     from hydra.errors import MissingConfigException
     from omegaconf import OmegaConf
 
-    from resnet_exp.build import register_resolvers
     from resnet_exp.commandline import config_dir
+    from resnet_exp.naming import register_resolvers
 
     register_resolvers()
     presets = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))

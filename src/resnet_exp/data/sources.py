@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,19 +52,6 @@ def content_fingerprint(arrays: dict[str, torch.Tensor], classes: list[str]) -> 
         h.update(f"{key} {tuple(t.shape)} {t.dtype}\n".encode())
         h.update(t.numpy().tobytes())
     return h.hexdigest()[:12]
-
-
-_IMAGEFOLDER_NAME = re.compile(r"^imagefolder:(?P<label>.*)@(?P<fp>[0-9a-f]{12})$")
-
-
-def dataset_key(name: str | None) -> str | None:
-    """What makes two recorded dataset names the same data: `imagefolder:cifar10-jpeg@3f2a...`
-    and `imagefolder:copy@3f2a...` agree (same content). Names written before content
-    fingerprints (`imagefolder:/abs/path`) are kept as they are."""
-    if name is None:
-        return None
-    m = _IMAGEFOLDER_NAME.match(name)
-    return f"imagefolder@{m['fp']}" if m else name
 
 
 # --- CIFAR-10 / CIFAR-100: the original python pickles, downloaded by torchvision ---------------

@@ -10,7 +10,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from resnet_exp.data.sources import dataset_key
+from resnet_exp.naming import dataset_key
 
 # Order used everywhere a status breakdown is shown; unknown = metrics but no summary.json yet.
 STATUS_ORDER = ("completed", "running", "interrupted", "diverged", "failed", "unknown")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from resnet_exp.data.sources import dataset_key
+from resnet_exp.naming import dataset_key
 
 from .collect import FINAL_WINDOW_FRACTION, Cell, Run, mean_std
 from .stats import HOLDS, INCONCLUSIVE, LEVEL, OPPOSITE, Difference, welch

@@ -25,12 +25,11 @@ import torch.distributed as dist
 from torch import nn
 
 from resnet_exp.errors import UserError
+from resnet_exp.train.jobs import launched_by_torchrun
 
 # GlobalBatchNorm2d uses torch.distributed.nn.functional.all_reduce, deprecated in favour of a
 # functional collective that has no autograd on gloo yet.
 warnings.filterwarnings("ignore", "torch.distributed.nn.functional.all_reduce")
-
-TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
 
 @dataclass(frozen=True)
@@ -71,10 +70,6 @@ class Dist:
     def barrier(self) -> None:
         if self.active:
             dist.barrier()
-
-
-def launched_by_torchrun() -> bool:
-    return all(k in os.environ for k in TORCHRUN_ENV) and int(os.environ["WORLD_SIZE"]) > 1
 
 
 def start(device_type: str) -> Dist:

@@ -17,6 +17,7 @@ from pathlib import Path
 JOBS_FILE_ENV = "RESNET_EXP_JOBS_FILE"
 PARENT_PID_ENV = "RESNET_EXP_PARENT_PID"
 STOP_FILE_ENV = "RESNET_EXP_STOP_FILE"  # exists once the user asked the sweep to stop
+TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
 
 def record_job(code: int, status: str) -> None:
@@ -105,3 +106,9 @@ def job_ended_early(code: int, status: str, multirun: bool) -> None:
     record_job(code, status)
     if not multirun:
         raise SystemExit(code)
+
+
+def launched_by_torchrun() -> bool:
+    """Whether torchrun started this process as one of several ranks (from its environment
+    alone: the dispatcher asks before torch is imported)."""
+    return all(k in os.environ for k in TORCHRUN_ENV) and int(os.environ["WORLD_SIZE"]) > 1

@@ -25,10 +25,10 @@ from resnet_exp.build import (
     unreached_milestones,
 )
 from resnet_exp.data.pipeline import Batches, pixel_mean
-from resnet_exp.data.sources import dataset_key
 from resnet_exp.data.splits import SPLIT_SEED, prepare_data
 from resnet_exp.errors import UserError
 from resnet_exp.models.net import count_params
+from resnet_exp.naming import dataset_key
 from resnet_exp.paths import ensure_writable_dir
 from resnet_exp.specs import RunSpec
 from resnet_exp.train import distributed
