@@ -10,6 +10,13 @@ from pathlib import Path
 
 import pytest
 
+# One thread per process for the whole suite (set before anything imports torch; the CLI
+# subprocesses inherit it). The tests train tiny nets, which gain nothing from a second thread,
+# and when anything else shares a 2-core machine OpenMP's waiting threads spin against it: with
+# two training runs beside it the default suite took 751 s at OMP_NUM_THREADS=2 and 413 s at 1.
+# Set OMP_NUM_THREADS yourself to override.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 REPO = Path(__file__).resolve().parents[1]
 # A net and a run small enough for a 2-core CPU: depth 8, 4 base filters, a few iterations.
 # device=cpu: the exactness tests compare bits, which CUDA kernels do not promise.
