@@ -37,6 +37,10 @@ SETTINGS = [
         "four depths, batch 32, lr 0.025, 6000 it., warm-up, bf16 (issue 24)",
         R / "laptop_trials/runs/four_depths_b32",
     ),
+    (
+        "`degradation_laptop_fig6` at depths 20/56, 3600 it. (drops at 1800/2700), bf16 (issue 24)",
+        R / "laptop_trials/runs/two_depths_3600",
+    ),
 ]
 
 
