@@ -116,6 +116,24 @@ def test_print_resolved_config_and_help(tmp_path: Path) -> None:
     assert info.returncode == 2 and "--info shows" in info.stderr and "Traceback" not in info.stderr
 
 
+@pytest.mark.parametrize(
+    "args", [["train", "--help"], ["train", "--cfg", "job"], ["report", "--help"]], ids=" ".join
+)
+def test_help_and_config_screens_do_not_import_torch(tmp_path: Path, args: list[str]) -> None:
+    """They answer before any run starts; importing torch would cost 1.5-4 s here."""
+    code = (
+        "import sys\n"
+        "from resnet_exp.cli import main\n"
+        f"try:\n    main({args!r})\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+        "print('torch imported' if 'torch' in sys.modules else 'no torch', file=sys.stderr)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().endswith("no torch"), r.stderr
+
+
 def test_dispatcher_usage_and_unknown_command(tmp_path: Path) -> None:
     assert run_cli(["--help"], tmp_path).returncode == 0
     r = run_cli(["frobnicate"], tmp_path)
