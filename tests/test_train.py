@@ -363,12 +363,18 @@ def test_eval_subset_makes_intermediate_evaluations_cheap_and_the_last_one_whole
     assert torch.equal(runner.eval_order(x, y, None, torch.device("cpu"))[1], y)
 
 
-def test_eval_subset_does_not_change_what_is_trained(tmp_path: Path) -> None:
+def test_when_and_on_what_it_evaluates_does_not_change_what_is_trained(tmp_path: Path) -> None:
+    """Evaluation schedule and subset are not part of a run's result: runs that differ only in
+    them (e.g. a preset's 12 subset evaluations against another's 4 full ones) train the same
+    weights, bit for bit."""
     plain = runner.run(tiny_spec(), tmp_path / "a")
     sub = runner.run(tiny_spec("eval_subset=16"), tmp_path / "b")
-    assert plain.status == sub.status == "completed"
-    a, b = final_weights(tmp_path / "a"), final_weights(tmp_path / "b")
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    dense = runner.run(tiny_spec("eval_every=2", "eval_subset=16"), tmp_path / "c")
+    assert plain.status == sub.status == dense.status == "completed"
+    a = final_weights(tmp_path / "a")
+    for other in ("b", "c"):
+        b = final_weights(tmp_path / other)
+        assert all(torch.equal(a[k], b[k]) for k in a), other
 
 
 def test_compile_auto_is_eager_where_it_was_not_measured_to_pay() -> None:
