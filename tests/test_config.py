@@ -19,6 +19,7 @@ from resnet_exp.build import (
 from resnet_exp.cli import config_dir
 from resnet_exp.errors import UserError
 from resnet_exp.naming import name_suffix, register_resolvers
+from resnet_exp.train.schedule import lr_at
 
 CONF = config_dir()
 GROUPS = {
@@ -201,6 +202,32 @@ def test_four_depth_laptop_preset_is_the_warm_up_preset_at_four_depths_evaluated
     params = [(k, v) for k, v in cfg.hydra.sweeper.params.items()]
     assert params == [("depth", "56,44,32,20"), ("block", "plain,residual")]
     job = ["experiment=degradation_laptop_fig6", "data=imagefolder", "data.root=/x", "seed=1"]
+    assert name_suffix(["block=plain", "depth=32", *job]) == "_data=imagefolder"
+
+
+def test_quick_preset_is_the_flagship_at_depths_32_and_20_cut_after_its_first_lr_drop() -> None:
+    for net in (["block=plain", "depth=32"], ["block=residual", "depth=20"]):
+        quick = spec_from_config(compose_train(["experiment=degradation_laptop_quick", *net]))
+        flag = spec_from_config(compose_train(["experiment=degradation_laptop_fig6", *net]))
+        assert quick.model == flag.model and quick.data == flag.data
+        assert replace(quick.optim, milestones=flag.optim.milestones) == flag.optim
+        assert (quick.loop.iterations, quick.optim.milestones) == (4500, (3000, 4000))
+        # The flagship's lr (both share the warm-up) up to its second drop, which comes at
+        # 4000 here instead of 4500: a seed's first 4000 steps train as the flagship's do.
+        for it in range(0, 4500, 50):
+            a = lr_at(it, quick.optim.lr, quick.optim.milestones, quick.optim.gamma)
+            b = lr_at(it, flag.optim.lr, flag.optim.milestones, flag.optim.gamma)
+            assert (a == b) == (it < 4000), it
+        assert lr_at(2999, quick.optim.lr, quick.optim.milestones) == 0.05
+        assert quick.loop.iterations // quick.loop.eval_every == 12
+        assert quick.loop.eval_subset == 2500 and quick.loop.precision == "auto"
+        # A different result (fewer steps): never pooled with the flagship's runs.
+        assert result_identity(quick) != result_identity(flag)
+    cfg = compose_train(["experiment=degradation_laptop_quick"], with_hydra=True)
+    assert cfg.sweep_name == "degradation_laptop_quick" and cfg.hydra.launcher.n_jobs == 2
+    params = [(k, v) for k, v in cfg.hydra.sweeper.params.items()]
+    assert params == [("depth", "32,20"), ("block", "plain,residual")]  # deeper first
+    job = ["experiment=degradation_laptop_quick", "data=imagefolder", "data.root=/x", "seed=2"]
     assert name_suffix(["block=plain", "depth=32", *job]) == "_data=imagefolder"
 
 
