@@ -323,3 +323,31 @@ def test_preact_runs_are_their_own_block_next_to_plain_and_residual(sweep: Path,
     # The verdict's two halves are still the paper's plain and residual nets.
     verdict = (sweep / "report" / "verdict.md").read_text()
     assert "Residual nets improve with depth" in verdict and "preact" not in verdict.split("\n")[0]
+
+
+def test_verdict_wraps_at_word_boundaries_in_a_terminal_and_not_when_piped(
+    sweep: Path, tmp_path: Path
+) -> None:
+    """An 80-column terminal must not split words; piped output keeps one line per claim."""
+    import io
+
+    from rich.console import Console
+
+    from resnet_exp.report.cli import run_report
+
+    tty, pipe = io.StringIO(), io.StringIO()
+    run_report(
+        [str(sweep), "--out", str(tmp_path / "a"), "--no-tensorboard"],
+        Console(file=tty, width=80, force_terminal=True, color_system=None),
+    )
+    run_report(
+        [str(sweep), "--out", str(tmp_path / "b"), "--no-tensorboard"],
+        Console(file=pipe, width=80, force_terminal=False),
+    )
+    claim = next(line for line in pipe.getvalue().splitlines() if line.startswith("Plain nets"))
+    assert len(claim) > 80  # the claim is one long line when piped
+    shown = tty.getvalue().splitlines()
+    assert all(len(line) <= 80 for line in shown)
+    # Every word of the claim survives whole in the terminal's wrapped lines.
+    words = set(" ".join(shown).split())
+    assert all(word in words for word in claim.split())

@@ -154,7 +154,7 @@ def run_report(argv: list[str] | None, console: Console) -> int:
             f"reported one by one ({'; '.join(g.label for g in groups)}).",
             markup=False,
             highlight=False,
-            soft_wrap=True,
+            soft_wrap=not console.is_terminal,
         )
     verdicts, written = [], []
     for g in groups:
@@ -191,7 +191,7 @@ def run_report(argv: list[str] | None, console: Console) -> int:
         f"Report written to {out}: {', '.join(sorted({str(p.relative_to(out)) for p in written}))}",
         markup=False,
         highlight=False,
-        soft_wrap=True,
+        soft_wrap=not console.is_terminal,
     )
     return 0
 
@@ -245,7 +245,10 @@ def report_group(
     console.print(rich_table(rows, title=title))
     verdict = judge(cells, problems, label=group.label, setting=group.setting)
     (out / "verdict.md").write_text(verdict.to_markdown(), encoding="utf-8")
-    console.print(verdict.to_text(), markup=False, highlight=False, soft_wrap=True)
+    # One line per claim when piped (grep-able, as in the committed report-output.txt files);
+    # wrapped at word boundaries in a terminal, where a hard cut would split words.
+    soft = not console.is_terminal
+    console.print(verdict.to_text(), markup=False, highlight=False, soft_wrap=soft)
     return verdict
 
 
