@@ -20,7 +20,7 @@ from resnet_exp.models import build_net
 from resnet_exp.specs import LoopSpec, OptimSpec
 from resnet_exp.train import runner
 from resnet_exp.train.checkpoint import load_checkpoint
-from resnet_exp.train.loop import Trainer
+from resnet_exp.train.loop import Trainer, param_groups
 from resnet_exp.train.schedule import lr_at
 
 
@@ -77,6 +77,63 @@ def test_a_few_steps_lower_the_loss() -> None:
     for _ in range(25):
         trainer.step()
     assert loss() < 0.8 * before
+
+
+def fixup_trainer(net: torch.nn.Module, optim: OptimSpec) -> Trainer:
+    ds = make_synthetic(64, 16)
+    mean = pixel_mean(ds.train_x)
+    cpu = torch.device("cpu")
+    batches = Batches(ds.train_x, ds.train_y, mean, 16, seed=0, device=cpu, augment=False)
+    return Trainer(net, batches, [], mean, optim, LoopSpec(batch_size=16), cpu)
+
+
+def test_fixup_scalars_learn_at_a_tenth_of_the_schedules_lr() -> None:
+    # depth 14: 6 residual branches with 5 scalars each (4 biases, 1 multiplier), the net's
+    # two biases around the trunk (one tensor), the stem conv's and the classifier's bias: 33.
+    net = build_net(14, "residual", width=4, norm="none", init="fixup", seed=0)
+    full, scalar = param_groups(net)
+    expected = {
+        id(p)
+        for b in net.stages.modules()
+        if hasattr(b, "fixup") and b.fixup is not None
+        for p in b.fixup.parameters()
+    }
+    expected |= {id(net.fixup_biases), id(net.conv1.bias), id(net.fc.bias)}
+    assert len(expected) == 33
+    assert {id(p) for p in scalar["params"]} == expected
+    assert {id(p) for p in full["params"]} == {id(p) for p in net.parameters()} - expected
+    assert (full["lr_scale"], scalar["lr_scale"]) == (1.0, 0.1)
+
+    trainer = fixup_trainer(net, OptimSpec(lr=0.05, milestones=(2,)))
+    lrs = []
+    for _ in range(3):
+        trainer.step()
+        lrs += [g["lr"] for g in trainer.optimizer.param_groups]
+    assert lrs == pytest.approx([0.05, 0.005, 0.05, 0.005, 0.005, 0.0005])
+    assert trainer.lr_used_last() == pytest.approx(0.005)  # the schedule's lr, not a tenth
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"block": "residual"},
+        {"block": "plain"},
+        {"block": "preact", "norm": "none", "skipinit": True},
+    ],
+)
+def test_every_other_net_trains_every_parameter_at_the_schedules_lr(kwargs: dict) -> None:
+    net = build_net(8, width=4, seed=0, **kwargs)
+    (group,) = param_groups(net)
+    assert len(group["params"]) == len(list(net.parameters())) and group["lr_scale"] == 1.0
+
+
+def test_a_fixup_checkpoint_with_one_parameter_group_is_refused_in_one_line() -> None:
+    net = build_net(8, "residual", width=4, norm="none", init="fixup", seed=0)
+    trainer = fixup_trainer(net, OptimSpec(lr=0.05))
+    state = trainer.state_dict()
+    state["optimizer"] = torch.optim.SGD(net.parameters(), lr=0.05).state_dict()
+    with pytest.raises(UserError, match="1 parameter group.*start the run afresh"):
+        trainer.load_state_dict(state)
 
 
 def test_run_writes_a_complete_run_directory(tmp_path: Path) -> None:
