@@ -52,21 +52,26 @@ def test_schedule_is_the_paper_step_schedule() -> None:
     assert lr_at(100, 0.1, ms, warming_up=True, warmup_lr=0.01) == 0.01
 
 
-def test_a_few_steps_lower_the_loss() -> None:
-    ds = make_synthetic(256, 16)
+def small_trainer(
+    net: torch.nn.Module, optim: OptimSpec, images: int = 128, batch: int = 16
+) -> tuple[Trainer, torch.Tensor, torch.Tensor]:
+    """A trainer on generated images, without augmentation, and a fixed batch of 128 of them."""
+    ds = make_synthetic(images, 16)
     mean = pixel_mean(ds.train_x)
     cpu = torch.device("cpu")
-    batches = Batches(ds.train_x, ds.train_y, mean, 32, seed=0, device=cpu, augment=False)
-    trainer = Trainer(
-        build_net(8, "residual", width=4, seed=0),
-        batches,
-        [],
-        mean,
-        OptimSpec(lr=0.05, milestones=(1000,)),
-        LoopSpec(batch_size=32),
-        cpu,
-    )
+    batches = Batches(ds.train_x, ds.train_y, mean, batch, seed=0, device=cpu, augment=False)
+    trainer = Trainer(net, batches, [], mean, optim, LoopSpec(batch_size=batch), cpu)
     x, y = Batches(ds.train_x, ds.train_y, mean, 128, seed=1, device=cpu, augment=False).next()
+    return trainer, x, y
+
+
+def test_a_few_steps_lower_the_loss() -> None:
+    trainer, x, y = small_trainer(
+        build_net(8, "residual", width=4, seed=0),
+        OptimSpec(lr=0.05, milestones=(1000,)),
+        images=256,
+        batch=32,
+    )
 
     def loss() -> float:
         trainer.model.eval()
@@ -77,14 +82,6 @@ def test_a_few_steps_lower_the_loss() -> None:
     for _ in range(25):
         trainer.step()
     assert loss() < 0.8 * before
-
-
-def fixup_trainer(net: torch.nn.Module, optim: OptimSpec) -> Trainer:
-    ds = make_synthetic(64, 16)
-    mean = pixel_mean(ds.train_x)
-    cpu = torch.device("cpu")
-    batches = Batches(ds.train_x, ds.train_y, mean, 16, seed=0, device=cpu, augment=False)
-    return Trainer(net, batches, [], mean, optim, LoopSpec(batch_size=16), cpu)
 
 
 def test_fixup_scalars_learn_at_a_tenth_of_the_schedules_lr() -> None:
@@ -104,7 +101,7 @@ def test_fixup_scalars_learn_at_a_tenth_of_the_schedules_lr() -> None:
     assert {id(p) for p in full["params"]} == {id(p) for p in net.parameters()} - expected
     assert (full["lr_scale"], scalar["lr_scale"]) == (1.0, 0.1)
 
-    trainer = fixup_trainer(net, OptimSpec(lr=0.05, milestones=(2,)))
+    trainer, _, _ = small_trainer(net, OptimSpec(lr=0.05, milestones=(2,)))
     lrs = []
     for _ in range(3):
         trainer.step()
@@ -129,7 +126,7 @@ def test_every_other_net_trains_every_parameter_at_the_schedules_lr(kwargs: dict
 
 def test_a_fixup_checkpoint_with_one_parameter_group_is_refused_in_one_line() -> None:
     net = build_net(8, "residual", width=4, norm="none", init="fixup", seed=0)
-    trainer = fixup_trainer(net, OptimSpec(lr=0.05))
+    trainer, _, _ = small_trainer(net, OptimSpec(lr=0.05))
     state = trainer.state_dict()
     state["optimizer"] = torch.optim.SGD(net.parameters(), lr=0.05).state_dict()
     with pytest.raises(UserError, match="1 parameter group.*start the run afresh"):

@@ -55,19 +55,19 @@ def param_groups(model: nn.Module) -> list[dict]:
 
     One group for every net but a Fixup net. There the scalar biases and multipliers (every
     parameter whose name holds "bias" or "scale": Fixup's scalars, the classifier's bias and
-    the stem conv's bias; the branch convs have none) learn at a tenth of the lr, as in the Fixup authors' CIFAR
-    training code (cifar_train.py: those groups at base_lr/10). At the full lr, residual-110
-    with Fixup left chance for about 100 steps and then fell back to it for good
-    (docs/results/deep_laptop, trials); at a tenth it kept improving. The full-lr group comes
-    first, so param_groups[0]["lr"] is the schedule's lr."""
-    fixup = any(isinstance(m, FixupScalars) for m in model.modules())
-    if not fixup:
+    the stem conv's bias; the branch convs have none) learn at a tenth of the lr, as in the
+    Fixup authors' CIFAR training code (cifar_train.py: those groups at base_lr/10). At the
+    full lr, residual-110 with Fixup left chance for about 100 steps and then fell back to it
+    for good (docs/results/deep_laptop, trials); at a tenth it kept improving. The full-lr
+    group comes first, so param_groups[0]["lr"] is the schedule's lr."""
+    if not any(isinstance(m, FixupScalars) for m in model.modules()):
         return [{"params": list(model.parameters()), "lr_scale": 1.0}]
-    named = list(model.named_parameters())
-    scalar = [p for n, p in named if "bias" in n or "scale" in n]
-    other = [p for n, p in named if not ("bias" in n or "scale" in n)]
+    full: list[nn.Parameter] = []
+    scalar: list[nn.Parameter] = []
+    for name, p in model.named_parameters():
+        (scalar if "bias" in name or "scale" in name else full).append(p)
     return [
-        {"params": other, "lr_scale": 1.0},
+        {"params": full, "lr_scale": 1.0},
         {"params": scalar, "lr_scale": FIXUP_SCALAR_LR_SCALE},
     ]
 
