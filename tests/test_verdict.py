@@ -364,7 +364,8 @@ def test_trainability_is_said_first_when_a_net_does_not_train(tmp_path: Path) ->
     )
     assert "preact-1202: trains: 72.0% (2 seeds), 16.0 to 20.0 points below chance." in text
     assert (
-        "residual-1202: stays at chance: 89.8% (2 seeds), -0.5 to 1.0 points below chance." in text
+        "residual-1202: stays at chance: 89.8% (2 seeds), 0.5 points above to 1.0 below chance."
+        in text
     )
     assert v.to_json()["trainability"][0]["chance"] == pytest.approx(0.9)
 
@@ -375,3 +376,19 @@ def test_no_trainability_lines_when_every_net_trains(tmp_path: Path) -> None:
     assert {t.state for t in v.trainability} == {"trains"}
     assert v.lines[0].startswith("Both halves hold")
     assert not any("chance" in line for line in v.lines)
+
+
+@pytest.mark.parametrize(
+    ("below", "words"),
+    [
+        ([0.1], "10.0 points below chance"),
+        ([-0.016], "1.6 points above chance"),
+        ([0.16, 0.2], "16.0 to 20.0 points below chance"),
+        ([-0.03, -0.01], "1.0 to 3.0 points above chance"),
+        ([-0.005, 0.01], "0.5 points above to 1.0 below chance"),
+    ],
+)
+def test_distance_from_chance_never_says_a_negative_distance(below, words) -> None:
+    from resnet_exp.report.verdict import _distance_from_chance
+
+    assert _distance_from_chance(below) == words

@@ -157,22 +157,14 @@ class Trainability:
         if self.state == "unfinished":
             return f"{self.label}: no completed seed to judge."
         mean = sum(self.errors) / n
-        below = sorted(self.chance - e for e in self.errors)
-        spread = (
-            f"{below[0] * 100:.1f} to {below[-1] * 100:.1f} points"
-            if n > 1
-            else f"{below[0] * 100:.1f} points"
-        )
+        spread = _distance_from_chance(sorted(self.chance - e for e in self.errors))
         word = {
             "trains": "trains",
             "at_chance": "stays at chance",
             "barely": f"below chance, but not by {TRAINS_BELOW * 100:.0f} points in every seed",
         }[self.state]
         extra = f"; {_count(len(self.diverged), 'seed')} diverged" if self.diverged else ""
-        return (
-            f"{self.label}: {word}: {_pct(mean)} ({_seed_count(self.errors)}), {spread} below "
-            f"chance{extra}."
-        )
+        return f"{self.label}: {word}: {_pct(mean)} ({_seed_count(self.errors)}), {spread}{extra}."
 
     def to_json(self) -> dict:
         return {
@@ -414,6 +406,19 @@ def pair_sentence(c: Comparison) -> str:
         f"At depth {depth}, residual vs plain: {head}. Training error {_pct(mb)} vs {_pct(ma)}, "
         f"{c.evidence()}."
     )
+
+
+def _distance_from_chance(below: list[float]) -> str:
+    """'16.0 to 20.0 points below chance', or with a seed above chance '0.5 points above to 1.0
+    below chance' (never a negative distance below). `below`: chance - error, sorted."""
+    lo, hi = below[0] * 100, below[-1] * 100
+    if len(below) == 1 or f"{lo:.1f}" == f"{hi:.1f}":
+        return f"{abs(lo):.1f} points {'above' if lo < 0 else 'below'} chance"
+    if lo >= 0:
+        return f"{lo:.1f} to {hi:.1f} points below chance"
+    if hi <= 0:
+        return f"{-hi:.1f} to {-lo:.1f} points above chance"
+    return f"{-lo:.1f} points above to {hi:.1f} below chance"
 
 
 def _count(n: int, thing: str) -> str:
