@@ -392,3 +392,39 @@ def test_distance_from_chance_never_says_a_negative_distance(below, words) -> No
     from resnet_exp.report.verdict import _distance_from_chance
 
     assert _distance_from_chance(below) == words
+
+
+def add_signal(run: Path, step: int, dead: float) -> None:
+    with (run / "metrics.jsonl").open("a") as fh:
+        fh.write(json.dumps({"kind": "signal", "step": step, "dead_features": dead}) + "\n")
+
+
+def test_a_net_at_chance_with_dead_features_is_said_to_have_died(tmp_path: Path) -> None:
+    # residual-1202 at chance whose last ReLU died (the last signal record counts, not an
+    # earlier one); preact-1202 trains and is never given the note, whatever it recorded.
+    for seed, dead in ((0, 0.97), (1, 0.85)):
+        run = make_run(tmp_path, "residual", 1202, seed, [0.91, 0.89][seed], num_classes=10)
+        add_signal(run, 200, 0.1)
+        add_signal(run, 400, dead)
+        run = make_run(tmp_path, "preact", 1202, seed, 0.70, num_classes=10)
+        add_signal(run, 400, 0.6)
+    v = verdict_of(tmp_path)
+    cells = {t.label: t for t in v.trainability}
+    assert sorted(cells["residual-1202"].dead) == [0.85, 0.97]
+    text = v.to_text()
+    assert (
+        "residual-1202: stays at chance: 90.0% (2 seeds), 1.0 points above to 1.0 below chance; "
+        "at its last signal record 85-97% of the feature maps its classifier reads were zero at "
+        "every pixel" in text
+    )
+    assert "preact-1202: trains: 70.0% (2 seeds), 20.0 points below chance." in text
+    by_cell = {t["cell"]: t for t in v.to_json()["trainability"]}
+    assert sorted(by_cell["residual-1202"]["dead_features"]) == [0.85, 0.97]
+
+
+def test_no_dead_note_without_a_record_or_below_half(tmp_path: Path) -> None:
+    make_run(tmp_path, "residual", 1202, 0, 0.90, num_classes=10)  # no signal record (older runs)
+    run = make_run(tmp_path, "plain", 1202, 0, 0.90, num_classes=10)
+    add_signal(run, 400, 0.3)
+    text = verdict_of(tmp_path).to_text()
+    assert "dead ReLU" not in text and "feature maps" not in text

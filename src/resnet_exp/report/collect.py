@@ -62,6 +62,8 @@ class Run:
     diverged_at: int | None = None
     error: str | None = None
     has_summary: bool = True
+    # The last signal record's fraction of all-zero feature maps at the classifier (dead ReLUs).
+    dead_features: float | None = None
     train_curve: Curve = field(default_factory=list)  # (step, train_error)
     test_curve: Curve = field(default_factory=list)  # (step, test_error)
 
@@ -144,14 +146,16 @@ def find_run_dirs(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def read_metrics(path: Path) -> tuple[Curve, Curve, dict[int, float]]:
-    """(train curve, test curve, lr per train step) from metrics.jsonl; a half-written last line
-    (live run) is skipped, and so is any non-finite value."""
+def read_metrics(path: Path) -> tuple[Curve, Curve, dict[int, float], float | None]:
+    """(train curve, test curve, lr per train step, the last signal record's dead-feature
+    fraction) from metrics.jsonl; a half-written last line (live run) is skipped, and so is any
+    non-finite value."""
     train: dict[int, float] = {}
     test: dict[int, float] = {}
     lrs: dict[int, float] = {}
+    dead: dict[int, float] = {}
     if not path.is_file():
-        return [], [], {}
+        return [], [], {}, None
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             try:
@@ -169,7 +173,10 @@ def read_metrics(path: Path) -> tuple[Curve, Curve, dict[int, float]]:
                     lrs[step] = _num(rec["lr"])
             elif rec.get("kind") == "eval" and _num(rec.get("test_error")) is not None:
                 test[step] = _num(rec["test_error"])
-    return sorted(train.items()), sorted(test.items()), lrs
+            elif rec.get("kind") == "signal" and _num(rec.get("dead_features")) is not None:
+                dead[step] = _num(rec["dead_features"])  # absent in runs before session 16
+    last_dead = dead[max(dead)] if dead else None
+    return sorted(train.items()), sorted(test.items()), lrs, last_dead
 
 
 def final_window_error(
@@ -204,7 +211,7 @@ def final_window_error(
 
 def load_run(path: Path) -> Run:
     """Load one run directory; raises ValueError when it cannot be placed in a (block, depth) cell."""
-    train_curve, test_curve, lrs = read_metrics(path / "metrics.jsonl")
+    train_curve, test_curve, lrs, dead_features = read_metrics(path / "metrics.jsonl")
     parsed = _NAME_RE.match(path.name)
     from_name = parsed.groupdict() if parsed else {}
     summary_path = path / "summary.json"
@@ -275,6 +282,7 @@ def load_run(path: Path) -> Run:
         train_loss=_num(s.get("train_loss")),
         diverged_at=_int(s.get("diverged_at")),
         error=s.get("error"),
+        dead_features=dead_features,
         train_curve=train_curve,
         test_curve=test_curve,
     )

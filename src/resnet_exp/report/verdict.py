@@ -134,6 +134,9 @@ class Half:
 # degradation sweep never comes near either line; a 1000-layer net after a few hundred steps can.
 TRAINS_BELOW = 0.10
 AT_CHANCE = 0.03
+# A net that does not train is said to have died when at least this fraction of its classifier's
+# input maps was all zero at the end (a healthy ReLU net: a few percent; docs/results/deep_laptop).
+DEAD_NOTE = 0.5
 
 
 @dataclass
@@ -146,6 +149,21 @@ class Trainability:
     errors: list[float]  # completed seeds' final training errors
     seeds: list[int | None]
     diverged: list[str]  # `s0 at iteration 2`
+    # Completed seeds' last recorded fraction of dead feature maps at the classifier (only runs
+    # that recorded one): says *why* a net that does not train guesses.
+    dead: list[float] = field(default_factory=list)
+
+    def dead_note(self) -> str:
+        """'; 85-97% of the feature maps its classifier reads were zero everywhere at the end
+        (dead ReLUs)', where a net that does not train ended with most of them dead."""
+        if self.state == "trains" or not self.dead or max(self.dead) < DEAD_NOTE:
+            return ""
+        lo, hi = min(self.dead) * 100, max(self.dead) * 100
+        amount = f"{lo:.0f}%" if f"{lo:.0f}" == f"{hi:.0f}" else f"{lo:.0f}-{hi:.0f}%"
+        return (
+            f"; at its last signal record {amount} of the feature maps its classifier reads were "
+            "zero at every pixel (dead ReLUs: it sees nearly the same features for every image)"
+        )
 
     def sentence(self) -> str:
         n = len(self.errors)
@@ -164,7 +182,10 @@ class Trainability:
             "barely": f"below chance, but not by {TRAINS_BELOW * 100:.0f} points in every seed",
         }[self.state]
         extra = f"; {_count(len(self.diverged), 'seed')} diverged" if self.diverged else ""
-        return f"{self.label}: {word}: {_pct(mean)} ({_seed_count(self.errors)}), {spread}{extra}."
+        return (
+            f"{self.label}: {word}: {_pct(mean)} ({_seed_count(self.errors)}), {spread}{extra}"
+            f"{self.dead_note()}."
+        )
 
     def to_json(self) -> dict:
         return {
@@ -174,6 +195,7 @@ class Trainability:
             "train_errors": self.errors,
             "seeds": self.seeds,
             "diverged": self.diverged,
+            "dead_features": self.dead,
         }
 
 
@@ -197,7 +219,8 @@ def trainability(cell: Cell) -> Trainability | None:
         state = "at_chance"
     else:
         state = "barely"
-    return Trainability(cell.label, chance, state, errors, seeds, diverged)
+    dead = [r.dead_features for r in cell.completed if r.dead_features is not None]
+    return Trainability(cell.label, chance, state, errors, seeds, diverged, dead)
 
 
 def trainability_headline(cells: list[Trainability]) -> str:

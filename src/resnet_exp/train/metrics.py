@@ -61,9 +61,9 @@ class MetricsWriter:
                 v = record.get(key)
                 if isinstance(v, (int, float)):
                     self.tb.add_scalar(tag, v, record["step"])
-            if record.get("kind") == "signal":  # signal/stage1_grad_norm, ...
+            if record.get("kind") == "signal":  # signal/stage1_grad_norm, signal/dead_features
                 for key, v in record.items():
-                    if key.startswith("stage") and isinstance(v, (int, float)):
+                    if key not in ("kind", "step") and isinstance(v, (int, float)):
                         self.tb.add_scalar(f"signal/{key}", v, record["step"])
 
     def hparams(self, hparams: dict, metrics: dict) -> None:
