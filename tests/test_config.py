@@ -338,6 +338,21 @@ def test_zero_residual_is_off_by_default_and_applies_to_residual_nets_only() -> 
     assert name_suffix(on) == "_init.zero_residual=true"
 
 
+def test_zero_classifier_is_off_by_default_and_part_of_the_identity() -> None:
+    assert spec_from_config(compose_train([])).model.zero_classifier is False
+    on = ["init.zero_classifier=true"]
+    assert spec_from_config(compose_train(["block=plain", *on])).model.zero_classifier is True
+    assert identity_differences(identity(), identity(*on)) == [
+        "model.zero_classifier: False -> True"
+    ]
+    assert name_suffix(on) == "_init.zero_classifier=true"
+    cfg = OmegaConf.to_container(compose_train([]), resolve=True)
+    del cfg["init"]["zero_classifier"]  # recorded before the key existed: ran without it
+    assert identity_of_config(cfg) == identity()
+    with pytest.raises(UserError, match="init.zero_classifier=maybe must be true or false"):
+        spec_from_config(compose_train(["init.zero_classifier=maybe"]))
+
+
 def test_configs_recorded_before_zero_residual_existed_still_read() -> None:
     cfg = OmegaConf.to_container(compose_train(["block=residual"]), resolve=True)
     del cfg["init"]["zero_residual"]

@@ -391,3 +391,18 @@ def test_fixup_trains_a_step_and_every_scalar_learns() -> None:
 def test_fixup_needs_a_residual_net_without_normalization(kwargs: dict) -> None:
     with pytest.raises(UserError, match="init=fixup trains residual nets without normalization"):
         build_net(8, init="fixup", **kwargs)
+
+
+@pytest.mark.parametrize("block", ["plain", "residual", "preact"])
+def test_zero_classifier_starts_every_net_at_ln_classes(block: str) -> None:
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    net = build_net(20, block, width=4, seed=0, zero_classifier=True)
+    assert not net.fc.weight.any() and not net.fc.bias.any()
+    # Nothing else changes: every other tensor is the paper's init from the same seed.
+    paper = build_net(20, block, width=4, seed=0).state_dict()
+    for k, v in net.state_dict().items():
+        if not k.startswith("fc."):
+            assert torch.equal(v, paper[k]), k
+    loss = torch.nn.functional.cross_entropy(net(x), y)
+    assert loss.item() == pytest.approx(math.log(10))

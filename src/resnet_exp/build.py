@@ -163,6 +163,8 @@ def spec_from_config(
         else 0.0,
         # `.get`: configs recorded before this key existed ran without it.
         skipinit=_bool(c["init"].get("skipinit", False), "init.skipinit"),
+        # `.get`: configs recorded before this key existed ran without it.
+        zero_classifier=_bool(c["init"].get("zero_classifier", False), "init.zero_classifier"),
     )
     if model.zero_residual and model.norm != "batch" and model.block == "residual":
         # The residual block's branch ends in a BN whose gamma is zeroed; a pre-activation
@@ -254,6 +256,7 @@ def build_model(spec: RunSpec, num_classes: int):
         activation=m.activation,
         slope=m.leaky_slope,
         skipinit=m.skipinit,
+        zero_classifier=m.zero_classifier,
     )
 
 

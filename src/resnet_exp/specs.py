@@ -17,6 +17,7 @@ class ModelSpec:
     activation: str = "relu"  # relu | leaky_relu
     leaky_slope: float = 0.01  # negative slope of leaky_relu (recorded as 0.0 for relu)
     skipinit: bool = False  # a scalar at the end of each residual branch, starting at 0 (SkipInit)
+    zero_classifier: bool = False  # the FC layer starts at zero (Fixup does it too)
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ def initialize(
     zero_residual: bool = False,
     activation: str = "relu",
     slope: float = 0.01,
+    zero_classifier: bool = False,
 ) -> nn.Module:
     """Initialize conv and linear weights by `scheme`; BN starts at gamma=1, beta=0; biases at 0.
 
@@ -71,6 +72,8 @@ def initialize(
     last BN of every residual branch at gamma=0 (Goyal et al. 2017; torchvision's
     `zero_init_residual`), so each residual block begins as its shortcut and a deep net begins as
     a shallow one. Plain blocks are never touched: a zero gamma would silence them entirely.
+    `zero_classifier` starts the FC layer at zero (as Fixup does), so every net's first loss is
+    ln(classes) whatever the scale of the features it reads.
     """
     if scheme not in INITIALIZERS:
         raise UserError(f"unknown init {scheme!r}; choose one of {', '.join(INITIALIZERS)}")
@@ -85,6 +88,9 @@ def initialize(
                 nn.init.zeros_(m.bias)
     if scheme == "fixup":
         fixup_rescale(model)
+    if zero_classifier:
+        nn.init.zeros_(model.fc.weight)
+        nn.init.zeros_(model.fc.bias)
     if zero_residual:
         for m in model.modules():
             if isinstance(m, PreActBlock):  # its branch ends in a conv: zero it

@@ -154,6 +154,7 @@ def build_net(
     activation: str = "relu",
     slope: float = 0.01,
     skipinit: bool = False,
+    zero_classifier: bool = False,
 ) -> CifarNet:
     """Build and initialize a net. With `seed`, the weights depend on nothing but the seed."""
     from resnet_exp.models.init import initialize
@@ -172,5 +173,12 @@ def build_net(
         skipinit=skipinit,
         fixup=init == "fixup",
     )
-    initialize(model, init, zero_residual, activation=activation, slope=slope)
+    initialize(
+        model,
+        init,
+        zero_residual,
+        activation=activation,
+        slope=slope,
+        zero_classifier=zero_classifier,
+    )
     return model
