@@ -5,6 +5,7 @@ the CPU it ran on. No number is typed by hand.
 Run from the repository root, with the folders (or run directories) to read:
   .venv/bin/python docs/results/run_table.py docs/results/degradation_cpu_long/runs \
       docs/results/laptop_trials/runs/trial_long12k
+--dead adds the last signal record's fraction of dead feature maps at the classifier.
 """
 
 import json
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from resnet_exp.report.collect import find_run_dirs, load_runs
 
-RUNS = [Path(a) for a in sys.argv[1:]]
+DEAD = "--dead" in sys.argv[1:]
+RUNS = [Path(a) for a in sys.argv[1:] if a != "--dead"]
 if not RUNS:
     sys.exit("usage: run_table.py FOLDER [FOLDER ...]")
 
@@ -25,9 +27,10 @@ def pct(x: float | None) -> str:
 runs, _ = load_runs([d for folder in RUNS for d in find_run_dirs(folder)])
 print(
     "| seed | net | status | iterations | train error, last 10% (%) | test error (%) | "
-    "wall (min) | eval share | precision | images/s | CPU | folder |"
+    + ("dead maps at the classifier, end (%) | " if DEAD else "")
+    + "wall (min) | eval share | precision | images/s | CPU | folder |"
 )
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("|---" * (13 if DEAD else 12) + "|")
 for r in sorted(runs, key=lambda r: (r.seed, r.block, -r.depth)):
     s = json.loads((r.path / "summary.json").read_text())
     cpu = s["provenance"].get("cpu") or "AMD EPYC (not recorded)"
@@ -43,5 +46,6 @@ for r in sorted(runs, key=lambda r: (r.seed, r.block, -r.depth)):
     print(
         f"| {r.seed} | {r.block}-{r.depth} | {r.status} | {r.iteration} / {r.iterations} | "
         f"{pct(r.train_error) if done else '-'} | {pct(r.test_error) if done else '-'} | "
-        f"{wall} | {share} | {precision} | {s.get('images_per_s') or '-'} | {cpu} | {r.path.parent.parent.name}/{r.path.parent.name} |"
+        + (f"{pct(r.dead_features)} | " if DEAD else "")
+        + f"{wall} | {share} | {precision} | {s.get('images_per_s') or '-'} | {cpu} | {r.path.parent.parent.name}/{r.path.parent.name} |"
     )
