@@ -402,7 +402,7 @@ def add_signal(run: Path, step: int, dead: float) -> None:
 def test_a_net_at_chance_with_dead_features_is_said_to_have_died(tmp_path: Path) -> None:
     # residual-1202 at chance whose last ReLU died (the last signal record counts, not an
     # earlier one); preact-1202 trains and is never given the note, whatever it recorded.
-    for seed, dead in ((0, 0.97), (1, 0.85)):
+    for seed, dead in ((0, 0.999), (1, 0.96)):
         run = make_run(tmp_path, "residual", 1202, seed, [0.91, 0.89][seed], num_classes=10)
         add_signal(run, 200, 0.1)
         add_signal(run, 400, dead)
@@ -410,21 +410,21 @@ def test_a_net_at_chance_with_dead_features_is_said_to_have_died(tmp_path: Path)
         add_signal(run, 400, 0.6)
     v = verdict_of(tmp_path)
     cells = {t.label: t for t in v.trainability}
-    assert sorted(cells["residual-1202"].dead) == [0.85, 0.97]
+    assert sorted(cells["residual-1202"].dead) == [0.96, 0.999]
     text = v.to_text()
     assert (
         "residual-1202: stays at chance: 90.0% (2 seeds), 1.0 points above to 1.0 below chance; "
-        "at its last signal record 85-97% of the feature maps its classifier reads were zero at "
-        "every pixel" in text
+        "at its last signal record 96-99.9% of the feature maps its classifier reads were zero at "
+        "every pixel (dead ReLUs" in text
     )
     assert "preact-1202: trains: 70.0% (2 seeds), 20.0 points below chance." in text
     by_cell = {t["cell"]: t for t in v.to_json()["trainability"]}
-    assert sorted(by_cell["residual-1202"]["dead_features"]) == [0.85, 0.97]
+    assert sorted(by_cell["residual-1202"]["dead_features"]) == [0.96, 0.999]
 
 
-def test_no_dead_note_without_a_record_or_below_half(tmp_path: Path) -> None:
+def test_no_dead_note_without_a_record_or_under_the_bar(tmp_path: Path) -> None:
     make_run(tmp_path, "residual", 1202, 0, 0.90, num_classes=10)  # no signal record (older runs)
     run = make_run(tmp_path, "plain", 1202, 0, 0.90, num_classes=10)
-    add_signal(run, 400, 0.3)
+    add_signal(run, 400, 0.9)  # at chance, but under the bar: nets that train reach 75-88%
     text = verdict_of(tmp_path).to_text()
     assert "dead ReLU" not in text and "feature maps" not in text
