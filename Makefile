@@ -26,7 +26,7 @@ setup: $(BIN)/.installed          ## create .venv and install resnet-exp with it
 
 # -n auto: one pytest worker per core (the suite sets one torch thread per process), so the
 # tests' many CLI subprocesses, each importing torch for seconds, start side by side.
-test: setup                       ## the default test suite (CPU; 3:35-4:25 on a 2-core AMD EPYC, 394 tests)
+test: setup                       ## the default test suite (CPU; 3:35-4:25 on a 2-core AMD EPYC, 394-406 tests)
 	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 test-all: setup                   ## every test, slow ones included
