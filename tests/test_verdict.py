@@ -217,6 +217,11 @@ def test_setting_comes_from_the_recorded_config(tmp_path: Path) -> None:
     other = run_setting({"config": config("depth=20", "optim.lr=0.05")})
     assert other["optim.lr"] == 0.05 and base["optim.lr"] == 0.1
     assert "model.depth" not in base and "loop.seed" not in base
+    # A sweep that asked for zero-started branches keeps its plain nets (which have none) in its
+    # own setting, next to its residual nets, not with the paper's-init runs.
+    zr = run_setting({"config": config("depth=20", "init.zero_residual=true")})
+    assert zr == run_setting({"config": config("block=plain", "init.zero_residual=true")})
+    assert zr != base and zr["model.zero_residual"] is True
 
 
 def test_duplicate_seed_counts_once(tmp_path: Path, capsys) -> None:

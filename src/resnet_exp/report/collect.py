@@ -318,6 +318,16 @@ def run_setting(summary: dict) -> dict:
             identity = None
         if identity is not None:
             setting = {k: v for k, v in identity.items() if k not in _VARIED_KEYS}
+            # A plain net has no residual branch, so its identity records init.zero_residual as
+            # false; in a sweep that asked for it, the plain nets still belong with its residual
+            # nets (one setting, compared against each other), so the setting keeps the request.
+            init = config.get("init")
+            if (
+                identity.get("model.block") == "plain"
+                and isinstance(init, dict)
+                and str(init.get("zero_residual")).lower() == "true"
+            ):
+                setting["model.zero_residual"] = True
             if summary.get("dataset"):  # the data by content where the run recorded it
                 setting["data"] = dataset_key(summary["dataset"])
             return setting
