@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from conftest import TINY, only_run_dir, read_jsonl, run_cli
 
-from resnet_exp.layerstats import dead_feature_fraction, layer_stats, stage_summary
+from resnet_exp.layerstats import layer_stats, layer_stats_and_dead_features, stage_summary
 from resnet_exp.models import build_net
 
 
@@ -72,23 +72,29 @@ def test_probing_changes_nothing_in_the_model() -> None:
     assert all(p.grad is None for p in net.parameters())
 
 
-def test_dead_feature_fraction_counts_all_zero_maps_at_the_classifier() -> None:
+def test_dead_features_count_all_zero_maps_at_the_classifier() -> None:
     net = build_net(20, "residual", width=4, seed=0)
-    x, _ = batch(8)
+    x, y = batch(8)
+
+    def dead() -> float:
+        stats, fraction = layer_stats_and_dead_features(net, x, y)
+        assert stats == layer_stats(net, x, y)  # the same pass as layer_stats
+        return fraction
+
     # By hand, on a copy in training mode: the last block's output is what the pool averages.
     m = copy.deepcopy(net).train()
     feats = m.stages(m.act(m.bn1(m.conv1(x))))
     expected = (feats.flatten(2) == 0).all(2).double().mean().item()
-    assert dead_feature_fraction(net, x) == pytest.approx(expected)
-    assert dead_feature_fraction(net, x) < 0.5  # a fresh net: few dead maps
+    assert dead() == pytest.approx(expected)
+    assert dead() < 0.5  # a fresh net: few dead maps
     # Kill every channel but one of the last ReLU: its BN shift far below anything the sum holds.
     last = net.stages[-1][-1]
     with torch.no_grad():
         last.bn2.bias[1:] = -1e4
-    assert dead_feature_fraction(net, x) == pytest.approx(15 / 16)  # stage 3: 4 x width channels
+    assert dead() == pytest.approx(15 / 16)  # stage 3: 4 x width channels
     before = {k: v.clone() for k, v in net.state_dict().items()}
     net.eval()
-    dead_feature_fraction(net, x)
+    dead()
     assert not net.training
     for k, v in net.state_dict().items():  # BN running statistics included
         assert torch.equal(v, before[k]), k

@@ -62,6 +62,19 @@ def layer_stats(
     Each response's std is taken as it is computed and its gradient norm by a tensor hook, so no
     response or gradient is kept beyond what autograd itself needs: at depth 1202 keeping them
     all (retain_grad) doubled the probe's memory."""
+    return layer_stats_and_dead_features(model, x, y, dtype)[0]
+
+
+def layer_stats_and_dead_features(
+    model: CifarNet, x: torch.Tensor, y: torch.Tensor, dtype: torch.dtype | None = None
+) -> tuple[list[LayerStat], float]:
+    """layer_stats, and from the same forward pass the fraction of the (image, channel) feature
+    maps the classifier reads that are zero at every pixel.
+
+    Where the last ReLU has died for (nearly) every map, the pooled features are (nearly) the same
+    for every image and the net can only guess: the paper's post-activation residual-1202 ends
+    there after a few hundred steps (99.8-99.9% at iteration 320 in deep_laptop's two seeds), the
+    pre-activation net, whose last ReLU follows a BatchNorm, does not (0.8-2.4%)."""
     probe = copy.deepcopy(model).train()
     if dtype is not None:
         probe, x = probe.to(dtype), x.to(dtype)
@@ -75,9 +88,16 @@ def layer_stats(
         if output.requires_grad:
             output.register_hook(lambda g: grads.__setitem__(i, float(g.double().norm())))
 
+    dead: list[float] = []
+
+    def count_dead(_module: nn.Module, inputs: tuple, _output: torch.Tensor) -> None:
+        maps = inputs[0].detach().flatten(2)  # (images, channels, pixels), not kept
+        dead.append(float((maps == 0).all(dim=2).double().mean()))
+
     # An Identity (norm=none) returns its input tensor itself: one hook per layer still sees
     # exactly that layer's conv output.
     handles = [norm.register_forward_hook(keep) for *_, norm in layers]
+    handles.append(probe.pool.register_forward_hook(count_dead))
     try:
         probe.zero_grad(set_to_none=True)
         loss = F.cross_entropy(probe(x), y)
@@ -102,7 +122,7 @@ def layer_stats(
                 else 0.0,
             )
         )
-    return out
+    return out, dead[0]
 
 
 def finite(stats: list[LayerStat]) -> bool:
@@ -124,26 +144,6 @@ def exact_layer_stats(
         if finite(stats):
             break
     return stats, dtype
-
-
-def dead_feature_fraction(model: CifarNet, x: torch.Tensor) -> float:
-    """Fraction of the (image, channel) feature maps the classifier reads that are zero at every
-    pixel, on a copy in training mode (batch statistics, as in training).
-
-    Where the last ReLU has died for (nearly) every map, the pooled features are (nearly) the same
-    for every image and the net can only guess: the paper's post-activation residual-1202 ends
-    there after a few hundred steps (99.8-99.9% at iteration 320 in deep_laptop's two seeds), the
-    pre-activation net, whose last ReLU follows a BatchNorm, does not (0.8-2.4%)."""
-    probe = copy.deepcopy(model).train()
-    seen: list[torch.Tensor] = []
-    handle = probe.pool.register_forward_hook(lambda _m, inputs, _out: seen.append(inputs[0]))
-    try:
-        with torch.no_grad():
-            probe(x)
-    finally:
-        handle.remove()
-    maps = seen[0].flatten(2)  # (images, channels, pixels)
-    return float((maps == 0).all(dim=2).double().mean())
 
 
 def stage_summary(stats: list[LayerStat]) -> dict[str, float]:

@@ -321,11 +321,10 @@ def run_setting(summary: dict) -> dict:
             # A plain net has no residual branch, so its identity records init.zero_residual as
             # false; in a sweep that asked for it, the plain nets still belong with its residual
             # nets (one setting, compared against each other), so the setting keeps the request.
-            init = config.get("init")
+            # (identity_of_config has checked the value is a bool.)
             if (
                 identity.get("model.block") == "plain"
-                and isinstance(init, dict)
-                and str(init.get("zero_residual")).lower() == "true"
+                and config["init"].get("zero_residual") is True
             ):
                 setting["model.zero_residual"] = True
             if summary.get("dataset"):  # the data by content where the run recorded it

@@ -156,8 +156,9 @@ class Trainability:
     dead: list[float] = field(default_factory=list)
 
     def dead_note(self) -> str:
-        """'; 85-97% of the feature maps its classifier reads were zero everywhere at the end
-        (dead ReLUs)', where a net that does not train ended with most of them dead."""
+        """'; at its last signal record 99.8-99.9% of the feature maps its classifier reads were
+        zero at every pixel (...)', where a net that does not train ended with DEAD_NOTE or more
+        of them dead."""
         if self.state == "trains" or not self.dead or max(self.dead) < DEAD_NOTE:
             return ""
         # One decimal, trailing zeros dropped: 99.8% must not read as 100%.

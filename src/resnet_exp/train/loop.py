@@ -319,17 +319,17 @@ class Trainer:
 
     def signal_record(self) -> dict:
         """Per-stage response std and gradient norm, and the fraction of dead feature maps at the
-        classifier, on the latest training batch, taken on copies of the model
+        classifier, on the latest training batch, taken on a copy of the model
         (resnet_exp.layerstats), so training and evaluation are left exactly as they were."""
-        from resnet_exp.layerstats import dead_feature_fraction, layer_stats, stage_summary
+        from resnet_exp.layerstats import layer_stats_and_dead_features, stage_summary
 
         x, y = self.last_batch
-        stats = layer_stats(self.model, x, y)
+        stats, dead = layer_stats_and_dead_features(self.model, x, y)
         return {
             "kind": "signal",
             "step": self.iteration,
             **stage_summary(stats),
-            "dead_features": dead_feature_fraction(self.model, x),
+            "dead_features": dead,
         }
 
     # --- the loop -------------------------------------------------------------------------------
