@@ -353,6 +353,26 @@ def test_zero_classifier_is_off_by_default_and_part_of_the_identity() -> None:
         spec_from_config(compose_train(["init.zero_classifier=maybe"]))
 
 
+def test_zero_residual_padded_is_recorded_only_where_it_changes_the_net() -> None:
+    on = ["init.zero_residual=true"]
+    assert spec_from_config(compose_train(on)).model.zero_residual_padded is False
+    old = [*on, "init.zero_residual_padded=true"]
+    assert spec_from_config(compose_train(old)).model.zero_residual_padded is True
+    assert identity_differences(identity(*on), identity(*old)) == [
+        "model.zero_residual_padded: False -> True"
+    ]
+    # No zero-padding shortcut, no zero-started branch, or no branch at all: nothing to zero.
+    for other in (["shortcut=B"], ["shortcut=C"], ["block=plain"]):
+        assert identity(*old, *other) == identity(*on, *other)
+    assert identity("init.zero_residual_padded=true") == identity()
+    # Recorded before the key existed: init.zero_residual zeroed the padded channels too.
+    cfg = OmegaConf.to_container(compose_train(on), resolve=True)
+    del cfg["init"]["zero_residual_padded"]
+    assert identity_of_config(cfg) == identity(*old)
+    with pytest.raises(UserError, match="init.zero_residual_padded=maybe must be true or false"):
+        spec_from_config(compose_train(["init.zero_residual_padded=maybe"]))
+
+
 def test_configs_recorded_before_zero_residual_existed_still_read() -> None:
     cfg = OmegaConf.to_container(compose_train(["block=residual"]), resolve=True)
     del cfg["init"]["zero_residual"]

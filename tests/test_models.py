@@ -119,11 +119,17 @@ def test_zero_residual_init_starts_every_residual_block_as_its_shortcut(train_mo
     blocks = [m for m in net.modules() if isinstance(m, ResidualBlock)]
     assert len(blocks) == 9
     for block in blocks:
-        x = torch.rand(3, block.conv1.in_channels, 8, 8)  # non-negative, as after a ReLU
-        # Identity blocks pass x through; the two downsampling blocks give the option-A shortcut.
-        assert torch.allclose(block(x), block.shortcut(x))
+        cin = block.conv1.in_channels
+        x = torch.rand(3, cin, 8, 8)  # non-negative, as after a ReLU
+        # Identity blocks pass x through; the two downsampling blocks give the option-A shortcut
+        # in the channels it carries, and their own branch in the channels it zero-pads.
+        y = block(x)
+        assert torch.allclose(y[:, :cin], block.shortcut(x)[:, :cin])
+        assert torch.count_nonzero(block.bn2.weight[:cin]) == 0
+        if block.conv2.out_channels > cin:
+            assert torch.equal(block.bn2.weight[cin:], torch.ones_like(block.bn2.weight[cin:]))
+            assert torch.count_nonzero(y[:, cin:]) > 0
     # Only the branch's last BN starts at zero; the net still trains: the gradient reaches gamma.
-    assert all(torch.count_nonzero(b.bn2.weight) == 0 for b in blocks)
     assert all(torch.equal(b.bn1.weight, torch.ones_like(b.bn1.weight)) for b in blocks)
     net(torch.randn(4, 3, 32, 32)).sum().backward()
     assert any(torch.count_nonzero(b.bn2.weight.grad) > 0 for b in blocks)
@@ -307,8 +313,34 @@ def test_preact_projection_reads_the_preactivated_input_without_its_own_bn() -> 
 def test_zero_residual_starts_a_preact_net_as_its_shortcuts() -> None:
     net = build_net(20, "preact", width=4, zero_residual=True, seed=0)
     blocks = [b for stage in net.stages for b in stage]
-    assert all(torch.count_nonzero(b.conv2.weight) == 0 for b in blocks)
+    for b in blocks:  # zero rows for the channels the shortcut carries; padded ones keep theirs
+        cin = b.conv1.in_channels
+        assert torch.count_nonzero(b.conv2.weight[:cin]) == 0
+        assert b.conv2.out_channels == cin or torch.count_nonzero(b.conv2.weight[cin:]) > 0
     assert all(torch.count_nonzero(b.conv1.weight) > 0 for b in blocks)
+
+
+@pytest.mark.parametrize("block", ["residual", "preact"])
+def test_zero_residual_keeps_the_zero_padded_channels_alive(block: str) -> None:
+    """With option A, a stage's first block zero-pads the channels it adds. Zeroing their branch
+    too (zero_residual_padded, what init.zero_residual did before) leaves them exactly zero, and
+    their branch weights then never get a gradient: the channels stay dead for the whole run.
+    By default those channels keep their branch, and the gradient reaches it."""
+
+    def padded_branch_grads(padded: bool) -> list[torch.Tensor]:
+        net = build_net(14, block, width=4, seed=0, zero_residual=True, zero_residual_padded=padded)
+        x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        grads = []
+        for stage in net.stages[1:]:  # every block of stages 2 and 3, in the padded channels
+            cin = stage[0].conv1.in_channels
+            for b in stage:
+                last = b.bn2.weight if block == "residual" else b.conv2.weight
+                grads.append(last.grad[cin:])
+        return grads
+
+    assert all(torch.count_nonzero(g) == 0 for g in padded_branch_grads(True))
+    assert all(torch.count_nonzero(g) > 0 for g in padded_branch_grads(False))
 
 
 # --- SkipInit (De and Smith 2020) -----------------------------------------------------------------

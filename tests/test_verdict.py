@@ -222,6 +222,13 @@ def test_setting_comes_from_the_recorded_config(tmp_path: Path) -> None:
     zr = run_setting({"config": config("depth=20", "init.zero_residual=true")})
     assert zr == run_setting({"config": config("block=plain", "init.zero_residual=true")})
     assert zr != base and zr["model.zero_residual"] is True
+    # The same for a sweep recorded before init.zero_residual_padded existed (its residual nets
+    # zeroed the padded channels' branches too): its plain nets stay with them.
+    old = [config(f"block={b}", "init.zero_residual=true") for b in ("residual", "plain")]
+    for c in old:
+        del c["init"]["zero_residual_padded"]
+    settings = [run_setting({"config": c}) for c in old]
+    assert settings[0] == settings[1] != zr and settings[0]["model.zero_residual_padded"] is True
 
 
 def test_duplicate_seed_counts_once(tmp_path: Path, capsys) -> None:

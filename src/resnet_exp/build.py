@@ -154,6 +154,14 @@ def spec_from_config(
         # `.get`: configs recorded before this key existed read as false, as they ran.
         zero_residual=_bool(c["init"].get("zero_residual", False), "init.zero_residual")
         and c["block"]["name"] in ("residual", "preact"),
+        # Only where it changes the net: zero_residual on, shortcut A. `.get`: configs recorded
+        # before this key existed zeroed the padded channels' branches too, so they read as true.
+        zero_residual_padded=_bool(
+            c["init"].get("zero_residual_padded", True), "init.zero_residual_padded"
+        )
+        and _bool(c["init"].get("zero_residual", False), "init.zero_residual")
+        and c["block"]["name"] in ("residual", "preact")
+        and c["shortcut"]["name"] == "A",
         # `.get`: configs recorded before these keys existed ran the paper's BN + ReLU.
         norm=_choice(c.get("norm", "batch"), "norm", NORMS),
         activation=_choice(c.get("activation", "relu"), "activation", ACTIVATIONS),
@@ -252,6 +260,7 @@ def build_model(spec: RunSpec, num_classes: int):
         m.init,
         seed=spec.loop.seed,
         zero_residual=m.zero_residual,
+        zero_residual_padded=m.zero_residual_padded,
         norm=m.norm,
         activation=m.activation,
         slope=m.leaky_slope,

@@ -13,6 +13,10 @@ class ModelSpec:
     width: int
     init: str
     zero_residual: bool = False  # residual branches start at gamma=0 (residual nets only)
+    # With zero_residual and shortcut A: also zero the branch of every zero-padded channel (what
+    # zero_residual did before; those channels then stay exactly zero). False wherever it changes
+    # nothing (no zero_residual, no zero-padding shortcut).
+    zero_residual_padded: bool = False
     norm: str = "batch"  # batch | none (no BatchNorm, conv biases on)
     activation: str = "relu"  # relu | leaky_relu
     leaky_slope: float = 0.01  # negative slope of leaky_relu (recorded as 0.0 for relu)

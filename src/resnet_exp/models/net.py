@@ -155,6 +155,7 @@ def build_net(
     slope: float = 0.01,
     skipinit: bool = False,
     zero_classifier: bool = False,
+    zero_residual_padded: bool = False,
 ) -> CifarNet:
     """Build and initialize a net. With `seed`, the weights depend on nothing but the seed."""
     from resnet_exp.models.init import initialize
@@ -180,5 +181,6 @@ def build_net(
         activation=activation,
         slope=slope,
         zero_classifier=zero_classifier,
+        zero_residual_padded=zero_residual_padded,
     )
     return model

@@ -318,15 +318,23 @@ def run_setting(summary: dict) -> dict:
             identity = None
         if identity is not None:
             setting = {k: v for k, v in identity.items() if k not in _VARIED_KEYS}
-            # A plain net has no residual branch, so its identity records init.zero_residual as
-            # false; in a sweep that asked for it, the plain nets still belong with its residual
-            # nets (one setting, compared against each other), so the setting keeps the request.
+            # A plain net has no residual branch, so its identity records init.zero_residual (and
+            # init.zero_residual_padded) as false; in a sweep that asked for it, the plain nets
+            # still belong with its residual nets (one setting, compared against each other), so
+            # the setting takes those keys from the identity a residual net of the sweep has.
             # (identity_of_config has checked the value is a bool.)
             if (
                 identity.get("model.block") == "plain"
                 and config["init"].get("zero_residual") is True
             ):
-                setting["model.zero_residual"] = True
+                residual = {**config, "block": {**config["block"], "name": "residual"}}
+                try:
+                    sibling = identity_of_config(residual)
+                except UserError:  # e.g. norm=none, which a residual net refuses with it
+                    sibling = {"model.zero_residual": True}
+                for key in ("model.zero_residual", "model.zero_residual_padded"):
+                    if key in sibling:
+                        setting[key] = sibling[key]
             if summary.get("dataset"):  # the data by content where the run recorded it
                 setting["data"] = dataset_key(summary["dataset"])
             return setting
