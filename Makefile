@@ -55,7 +55,7 @@ sweep-cpu-two: setup              ## the same at depths 20 and 56 only, in fp32 
 	$(BIN)/resnet-exp train -m experiment=degradation_laptop_warmup progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_warmup
 
-sweep-cpu-deep: setup             ## do 1000-layer nets train? plain/residual/preact at 110 and 1202, 320 steps (13.5 min per seed on a 2-core AMD EPYC), and its report
+sweep-cpu-deep: setup             ## do 1000-layer nets train? plain/residual/preact at 110 and 1202, zero-started branches, 320 steps (14 min per seed on a 2-core Zen 4 EPYC), and its report
 	$(BIN)/resnet-exp train -m experiment=deep_laptop progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/deep_laptop
 

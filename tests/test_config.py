@@ -241,6 +241,11 @@ def test_deep_preset_runs_plain_residual_and_preact_at_110_and_1202_with_a_const
     # No warm-up (auto would switch it on from depth 110) and no lr drops: lr 0.05 throughout.
     assert spec.optim.warmup is False and spec.optim.milestones == () and spec.optim.lr == 0.05
     assert spec.data.test_subset == 1000 and spec.loop.eval_every > spec.loop.iterations
+    # Residual branches start at zero (the padded channels' excepted); a plain net has none.
+    assert spec.model.zero_residual and not spec.model.zero_residual_padded
+    assert spec.model.init == "kaiming_normal" and not spec.model.zero_classifier
+    plain = spec_from_config(compose_train(["experiment=deep_laptop", "block=plain"]))
+    assert plain.model.zero_residual is False
     job = ["experiment=deep_laptop", "data=imagefolder", "data.root=/x", "seed=1"]
     assert name_suffix(["block=plain", "depth=1202", *job]) == "_data=imagefolder"
 

@@ -17,6 +17,8 @@ rep $R/degradation_laptop_long $R/degradation_laptop_long/runs $R/degradation_cp
 rep $R/degradation_laptop_warmup $R/degradation_laptop_warmup/runs --data-root "$DATA"
 rep $R/degradation_laptop_fig6 $R/degradation_laptop_fig6/runs
 rep $R/deep_laptop $R/deep_laptop/runs
+rep $R/deep_laptop/zero_init $R/deep_laptop/zero_init/runs
+rep $R/deep_laptop/zero_residual $R/deep_laptop/zero_residual/runs
 F=$R/degradation_laptop_fig6/runs W=$R/degradation_laptop_warmup/runs
 rep $R/fig6_precision/report $F/*_s0_* $F/*_s1_* $R/fig6_precision/runs_fp32 $W/*_s0_* $W/*_s1_* --no-tensorboard
 mkdir -p $R/laptop_trials/report
