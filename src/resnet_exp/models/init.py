@@ -80,9 +80,10 @@ def initialize(
     leave those channels exactly zero. In a post-activation block relu(0) = 0 has zero gradient,
     and in a pre-activation block they meet a ReLU (the next block's, the final BN-ReLU) with
     zero input too, so their branch weights never receive a gradient and the channels stay zero
-    for the whole run: half of stage 2's and three quarters of stage 3's, every block
-    (measured in docs/results/deep_laptop). So those channels keep the initializer's branch, and
-    each block begins as its shortcut in the channels the shortcut carries.
+    for the whole run: half of stage 2's channels and, with those carried on, three quarters of
+    stage 3's (measured in docs/results/deep_laptop). So those channels keep the initializer's
+    branch, and each block begins as its shortcut in the channels the shortcut carries.
+
     `zero_classifier` starts the FC layer at zero (as Fixup does), so every net's first loss is
     ln(classes) whatever the scale of the features it reads.
     """
