@@ -437,6 +437,6 @@ def test_a_net_at_chance_with_dead_features_is_said_to_have_died(tmp_path: Path)
 def test_no_dead_note_without_a_record_or_under_the_bar(tmp_path: Path) -> None:
     make_run(tmp_path, "residual", 1202, 0, 0.90, num_classes=10)  # no signal record (older runs)
     run = make_run(tmp_path, "plain", 1202, 0, 0.90, num_classes=10)
-    add_signal(run, 400, 0.9)  # at chance, but under the bar: nets that train reach 75-88%
+    add_signal(run, 400, 0.9)  # at chance, but under the bar: nets that train reach 62-71%
     text = verdict_of(tmp_path).to_text()
     assert "dead ReLU" not in text and "feature maps" not in text

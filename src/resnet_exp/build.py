@@ -143,24 +143,26 @@ def spec_from_config(
         raise UserError(
             "block/shortcut/init must name one of the config group options (see resnet-exp train --help)"
         )
+    # Residual branches only: a plain net has none, so for it the flag changes nothing and is
+    # recorded as false (its result identity is that of the plain net without it).
+    # `.get`: configs recorded before this key existed read as false, as they ran.
+    zero_residual = _bool(c["init"].get("zero_residual", False), "init.zero_residual") and c[
+        "block"
+    ]["name"] in ("residual", "preact")
     model = ModelSpec(
         depth=depth,
         block=c["block"]["name"],
         shortcut=c["shortcut"]["name"],
         width=_integer(c["width"], "width"),
         init=c["init"]["name"],
-        # Residual branches only: a plain net has none, so for it the flag changes nothing and
-        # is recorded as false (its result identity is that of the plain net without it).
-        # `.get`: configs recorded before this key existed read as false, as they ran.
-        zero_residual=_bool(c["init"].get("zero_residual", False), "init.zero_residual")
-        and c["block"]["name"] in ("residual", "preact"),
+        zero_residual=zero_residual,
         # Only where it changes the net: zero_residual on, shortcut A. `.get`: configs recorded
         # before this key existed zeroed the padded channels' branches too, so they read as true.
+        # (Checked as a bool first, whether or not it matters.)
         zero_residual_padded=_bool(
             c["init"].get("zero_residual_padded", True), "init.zero_residual_padded"
         )
-        and _bool(c["init"].get("zero_residual", False), "init.zero_residual")
-        and c["block"]["name"] in ("residual", "preact")
+        and zero_residual
         and c["shortcut"]["name"] == "A",
         # `.get`: configs recorded before these keys existed ran the paper's BN + ReLU.
         norm=_choice(c.get("norm", "batch"), "norm", NORMS),

@@ -136,8 +136,9 @@ TRAINS_BELOW = 0.10
 AT_CHANCE = 0.03
 # A net that does not train is said to have died when at least this fraction of its classifier's
 # input maps was all zero at the end. In deep_laptop's runs (docs/results/deep_laptop): the
-# preact nets 0.8-2.4%, residual-110 17-29%, plain-110 31-40%, residual-1202 99.8-99.9%; but nets
-# that do train can have most maps dead too (zero-started branches: 75-88%), so the bar is high.
+# preact nets 0.8-2.4%, residual-110 17-29%, plain-110 31-40%, residual-1202 99.8-99.9% (the
+# paper's init); but nets that do train can have most maps dead too (residual-1202 with
+# zero-started branches: 62-71%, docs/results/deep_laptop/zero_residual), so the bar is high.
 DEAD_NOTE = 0.95
 
 
