@@ -231,6 +231,28 @@ def test_quick_preset_is_the_flagship_at_depths_32_and_20_cut_after_its_first_lr
     assert name_suffix(["block=plain", "depth=32", *job]) == "_data=imagefolder"
 
 
+def test_fast_four_depth_preset_is_the_flagship_at_half_the_steps_with_zero_started_branches() -> None:
+    for net in (["block=plain", "depth=56"], ["block=residual", "depth=20"]):
+        fast = spec_from_config(compose_train(["experiment=degradation_laptop_fig6_fast", *net]))
+        flag = spec_from_config(compose_train(["experiment=degradation_laptop_fig6", *net]))
+        assert fast.data == flag.data
+        # Half the steps, the lr drops at the same fractions (50% and 75%), warm-up kept.
+        assert (fast.loop.iterations, fast.optim.milestones) == (3000, (1500, 2250))
+        assert replace(fast.optim, milestones=flag.optim.milestones) == flag.optim
+        assert fast.loop.iterations // fast.loop.eval_every == 12
+        assert fast.loop.eval_subset == 2500 and fast.loop.precision == "auto"
+        # The one change to the nets: residual branches start at zero, the padded channels'
+        # excepted; a plain net has no branch to zero, so it is the flagship's plain net.
+        residual = net[0] == "block=residual"
+        assert fast.model.zero_residual is residual and not fast.model.zero_residual_padded
+        assert replace(fast.model, zero_residual=False) == flag.model
+        assert result_identity(fast) != result_identity(flag)
+    cfg = compose_train(["experiment=degradation_laptop_fig6_fast"], with_hydra=True)
+    assert cfg.sweep_name == "degradation_laptop_fig6_fast" and cfg.hydra.launcher.n_jobs == 2
+    params = [(k, v) for k, v in cfg.hydra.sweeper.params.items()]
+    assert params == [("depth", "56,44,32,20"), ("block", "plain,residual")]  # deepest first
+
+
 def test_deep_preset_runs_plain_residual_and_preact_at_110_and_1202_with_a_constant_lr() -> None:
     cfg = compose_train(["experiment=deep_laptop"], with_hydra=True)
     assert cfg.sweep_name == "deep_laptop" and cfg.hydra.launcher.n_jobs == 2
