@@ -231,7 +231,7 @@ def test_quick_preset_is_the_flagship_at_depths_32_and_20_cut_after_its_first_lr
     assert name_suffix(["block=plain", "depth=32", *job]) == "_data=imagefolder"
 
 
-def test_fast_four_depth_preset_is_the_flagship_at_half_the_steps_with_zero_started_branches() -> None:
+def test_fast_preset_is_the_flagship_at_half_the_steps_with_zero_started_branches() -> None:
     for net in (["block=plain", "depth=56"], ["block=residual", "depth=20"]):
         fast = spec_from_config(compose_train(["experiment=degradation_laptop_fig6_fast", *net]))
         flag = spec_from_config(compose_train(["experiment=degradation_laptop_fig6", *net]))

@@ -41,6 +41,15 @@ SETTINGS = [
         "`degradation_laptop_fig6` at depths 20/56, 3600 it. (drops at 1800/2700), bf16 (issue 24)",
         R / "laptop_trials/runs/two_depths_3600",
     ),
+    (
+        "`degradation_laptop_fig6_fast`: the flagship at 3000 it. (drops at 1500/2250), "
+        "residual branches started at zero, bf16 (issue 24)",
+        R / "degradation_laptop_fig6_fast/runs",
+    ),
+    (
+        "the same with the paper's init (`init.zero_residual=false`), residual nets only (issue 24)",
+        R / "laptop_trials/runs/fast_paper_init",
+    ),
 ]
 
 
