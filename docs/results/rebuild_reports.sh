@@ -24,5 +24,6 @@ rep $R/fig6_precision/report $F/*_s0_* $F/*_s1_* $R/fig6_precision/runs_fp32 $W/
 mkdir -p $R/laptop_trials/report
 rep $R/laptop_trials/report $R/laptop_trials/runs --data-root "$DATA"
 rep $R/degradation_laptop_quick $R/degradation_laptop_quick/runs --no-tensorboard
+rep $R/degradation_laptop_fig6_fast $R/degradation_laptop_fig6_fast/runs --no-tensorboard
 Q=$R/degradation_laptop_quick/runs
 rep $R/degradation_laptop_quick/report_seeds4-7 $Q/*_s4_* $Q/*_s5_* $Q/*_s6_* $Q/*_s7_* --no-tensorboard
