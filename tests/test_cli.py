@@ -291,8 +291,11 @@ def test_tiny_sweep_then_report(tmp_path: Path) -> None:
         "table.md",
         "table.csv",
         "verdict.md",
+        "gaps.md",
     ):
         assert (out / f).stat().st_size > 0, f
+    gaps = (out / "gaps.md").read_text()
+    assert "## plain-14 minus plain-8" in gaps and "## residual-14 minus residual-8" in gaps
     rows = (out / "table.csv").read_text().splitlines()
     assert len(rows) == 5 and rows[0].startswith("depth,block,params")
     assert "plain" in rep.stdout and "residual" in rep.stdout  # the table is printed too

@@ -193,6 +193,7 @@ def test_tensorboard_images_written(tmp_path: Path, capsys) -> None:
     assert len(events) == 1
     data = events[0].read_bytes()
     assert b"report/figure6" in data and b"report/error_vs_depth" in data
+    assert b"report/gaps" in data and b"report/verdict" in data
     assert b"\x89PNG" in data  # the figures went in as images
 
 

@@ -201,6 +201,7 @@ def test_mixed_settings_are_never_averaged(tmp_path: Path, capsys) -> None:
     assert [c["label"] for c in doc["comparisons"]] == ["iterations=400", "iterations=800"]
     for sub in ("iterations=400", "iterations=800"):
         assert (out / sub / "table.csv").is_file() and (out / sub / "verdict.md").is_file()
+        assert (out / sub / "gaps.md").read_text().startswith(f"# Depth gaps over training: {sub}")
     long = doc["comparisons"][1]["halves"]["plain_degrades"]
     assert long["mean_train_error"] == pytest.approx([0.31, 0.51])  # not mixed with the short runs
 

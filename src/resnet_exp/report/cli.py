@@ -22,6 +22,8 @@ from .collect import (
     relabel_path_dataset,
     split_by_setting,
 )
+from .gaps import gap_tables
+from .gaps import to_markdown as gaps_markdown
 from .tables import build_rows, rich_table, to_markdown, write_csv, write_markdown
 from .verdict import TEST_NAME, WINDOW_TEXT, Verdict, judge
 
@@ -32,8 +34,9 @@ SUPPORTED_FORMATS = ("png", "svg", "pdf")
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG,
-        description="Tables, figures (He et al. Fig. 6, error vs depth) and a verdict from run\n"
-        "directories. PATH may be a run directory, a sweep directory, or any folder\nabove them.",
+        description="Tables, figures (He et al. Fig. 6, error vs depth), a verdict and the depth\n"
+        "gaps over training (gaps.md) from run directories. PATH may be a run directory,\n"
+        "a sweep directory, or any folder above them.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="""examples (each takes seconds):
   resnet-exp report outputs/sweeps/degradation_laptop_warmup
@@ -163,10 +166,17 @@ def run_report(argv: list[str] | None, console: Console) -> int:
         cells = group_cells(g.runs)
         verdict = report_group(g, cells, where, names, problems, console)
         verdicts.append(verdict)
-        written += [where / "table.md", where / "table.csv", where / "verdict.md"]
         setting = g.label if len(groups) > 1 else ""
+        gaps = gaps_markdown(gap_tables(cells), setting)
+        (where / "gaps.md").write_text(gaps, encoding="utf-8")
+        written += [
+            where / "table.md",
+            where / "table.csv",
+            where / "verdict.md",
+            where / "gaps.md",
+        ]
         tensorboard = args.tensorboard and not args.no_tensorboard
-        written += figures_for(cells, where, formats, verdict, tensorboard, setting)
+        written += figures_for(cells, where, formats, verdict, gaps, tensorboard, setting)
 
     document = {
         "schema": 1,
@@ -257,6 +267,7 @@ def figures_for(
     out: Path,
     formats: list[str],
     verdict: Verdict,
+    gaps: str,
     tensorboard: bool,
     setting: str = "",
 ) -> list[Path]:
@@ -269,7 +280,11 @@ def figures_for(
     if tensorboard:
         from .tb import write_tensorboard
 
-        texts = {"table": to_markdown(build_rows(cells)), "verdict": verdict.to_markdown()}
+        texts = {
+            "table": to_markdown(build_rows(cells)),
+            "verdict": verdict.to_markdown(),
+            "gaps": gaps,
+        }
         try:
             written.append(write_tensorboard(figures, texts, out / "tensorboard"))
         except ImportError as exc:
