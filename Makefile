@@ -43,11 +43,11 @@ format: setup
 demo: setup                       ## a first run on real images: ResNet-20 at width 8 for 300 iterations (24 s on a 2-core AMD EPYC)
 	$(BIN)/resnet-exp train depth=20 width=8 batch_size=64 iterations=300 log_every=50 eval_every=300 $(DATA_ARGS)
 
-sweep-cpu: setup                  ## Figure 6 on a laptop, all four depths: plain/residual 20/32/44/56 with warm-up (45:44 per seed on a 2-core AMD EPYC, bf16), and its report
+sweep-cpu: setup                  ## Figure 6 on a laptop, all four depths: plain/residual 20/32/44/56 with warm-up (45:44 and 51:15 per seed on two 2-core AMD EPYCs, bf16), and its report
 	$(BIN)/resnet-exp train -m experiment=degradation_laptop_fig6 progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_fig6
 
-sweep-cpu-fast: setup             ## all four depths in half the flagship's steps, residual branches started at zero (not the paper's init; 25:19-25:54 per seed on a 2-core Zen 4 EPYC, bf16), and its report
+sweep-cpu-fast: setup             ## all four depths in half the flagship's steps, residual branches started at zero (not the paper's init; 25:19-26:14 per seed on a 2-core Zen 4 EPYC, bf16), and its report
 	$(BIN)/resnet-exp train -m experiment=degradation_laptop_fig6_fast progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_fig6_fast
 

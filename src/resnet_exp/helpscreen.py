@@ -111,13 +111,13 @@ TRAIN_EXAMPLES = """Examples that finish on a laptop:
       the demo (make demo), on a folder of CIFAR-10 images
   resnet-exp train -m experiment=degradation_laptop_fig6 \\
       data=imagefolder data.root=PATH
-      Figure 6 on a laptop, four depths (make sweep-cpu; ~46 min a seed
-      on 2 cores with bf16)
+      Figure 6 on a laptop, four depths (make sweep-cpu; 46-51 min a
+      seed on 2 cores with bf16)
   resnet-exp train --cfg job depth=56
       the resolved config, with your overrides; nothing is trained"""
 
 TRAIN_TAIL = """Runs go to outputs/runs/<name>, sweeps to outputs/sweeps/<sweep_name>/<name>;
-the same command again resumes them. Figures, table and verdict:
+the same command again resumes them. Figures, table, verdict and gaps:
   resnet-exp report outputs/sweeps/<sweep_name>
 Hydra's own options: resnet-exp train --hydra-help"""
 

@@ -5,11 +5,10 @@ ends a run is decided. No number is typed by hand.
 Run from the repository root: .venv/bin/python docs/results/laptop_trials/gap_over_iterations.py
 """
 
-import json
-import statistics
 from pathlib import Path
 
 from resnet_exp.report.collect import find_run_dirs, load_runs
+from resnet_exp.report.gaps import gap_at_marks
 
 R = Path("docs/results")
 # (label, iterations, folders): one setting may be spread over several folders (the
@@ -35,26 +34,16 @@ SETTINGS = [
 ]
 
 
-def curve(path: Path) -> dict[int, float]:
-    rows = (json.loads(line) for line in path.read_text().splitlines())
-    return {r["step"]: r["train_error"] for r in rows if r["kind"] == "train"}
-
-
 def gaps(folders: list[Path], marks: list[int]) -> dict[int, list[float | None]]:
-    """Per seed run at both depths: the gap at each mark (None where a run logged nothing)."""
+    """Per seed run at both depths: the gap at each mark (None where a run logged nothing).
+    Every run counts, finished or not (the warm-up trial was stopped early)."""
     runs, _ = load_runs([d for f in folders if f.is_dir() for d in find_run_dirs(f)])
-    paths = {(r.block, r.depth, r.seed): r.path / "metrics.jsonl" for r in runs}
+    curves = {(r.block, r.depth, r.seed): r.train_curve for r in runs}
     out: dict[int, list[float | None]] = {}
-    for seed in sorted({s for _, _, s in paths if s is not None}):
-        a, b = paths.get(("residual", 20, seed)), paths.get(("residual", 56, seed))
-        if a is None or b is None:
-            continue
-        ca, cb = curve(a), curve(b)
-        row: list[float | None] = []
-        for m in marks:
-            steps = [k for k in ca if m - 500 < k <= m and k in cb]
-            row.append(100 * statistics.fmean(cb[k] - ca[k] for k in steps) if steps else None)
-        out[seed] = row
+    for seed in sorted({s for _, _, s in curves if s is not None}):
+        a, b = curves.get(("residual", 20, seed)), curves.get(("residual", 56, seed))
+        if a is not None and b is not None:
+            out[seed] = gap_at_marks(a, b, marks, window=500)
     return out
 
 
@@ -65,4 +54,6 @@ for label, total, *folders in SETTINGS:
     print("| seed | " + " | ".join(str(m) for m in marks) + " |")
     print("|---|" + "---|" * len(marks))
     for seed, row in table.items():
-        print(f"| {seed} | " + " | ".join("-" if g is None else f"{g:+.1f}" for g in row) + " |")
+        print(
+            f"| {seed} | " + " | ".join("-" if g is None else f"{100 * g:+.1f}" for g in row) + " |"
+        )
