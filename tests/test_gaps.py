@@ -8,7 +8,7 @@ import pytest
 from conftest import make_run
 
 from resnet_exp.report.cli import main
-from resnet_exp.report.collect import find_run_dirs, group_cells, load_runs
+from resnet_exp.report.collect import Run, find_run_dirs, group_cells, load_runs
 from resnet_exp.report.gaps import gap_at_marks, gap_tables, marks_for, to_markdown
 
 
@@ -80,3 +80,48 @@ def test_report_writes_gaps_md_and_says_when_nothing_can_be_compared(
     make_run(lone, "residual", 20, 0, 0.12)
     assert main([str(lone), "--formats", "png"]) == 0
     assert "No block has completed runs at two depths" in (lone / "report" / "gaps.md").read_text()
+
+
+def _run(block: str, depth: int, seed: int, curve: list[tuple[int, float]], **kw: object) -> Run:
+    return Run(
+        Path(f"{block}-{depth}-s{seed}"),
+        "x",
+        "completed",
+        block,
+        depth,
+        seed=seed,
+        train_curve=curve,
+        **kw,
+    )
+
+
+def test_seeds_keep_their_own_gaps_and_the_mean_needs_every_seed() -> None:
+    steps = range(100, 1201, 100)
+    base = {s: [(k, 0.5) for k in steps] for s in (0, 1, 2)}
+    # Seed 0: the deep net catches up linearly; seed 1: always 0.2 behind; seed 2 logged only
+    # the first half (a gap the mean must not paper over).
+    deep = {
+        0: [(k, 0.5 + 0.2 * (1 - k / 1200)) for k in steps],
+        1: [(k, 0.7) for k in steps],
+        2: [(k, 0.6) for k in steps if k <= 600],
+    }
+    runs = [_run("residual", 20, s, c, iterations=1200) for s, c in base.items()]
+    runs += [_run("residual", 56, s, c, iterations=1200) for s, c in deep.items()]
+    (table,) = gap_tables(group_cells(runs))
+    assert table.seeds[0] == pytest.approx([0.2 * (1 - k / 1200) for k in steps])
+    assert table.seeds[1] == pytest.approx([0.2] * 12)
+    assert table.seeds[2][:6] == pytest.approx([0.1] * 6) and table.seeds[2][6:] == [None] * 6
+    assert table.mean[0] == pytest.approx((0.2 * 11 / 12 + 0.2 + 0.1) / 3)
+    assert table.mean[6:] == [None] * 6  # not the mean of two seeds labelled "mean of 3"
+    assert "| mean of 3 | " in to_markdown([table])
+
+
+def test_short_runs_get_one_column_per_logged_point_and_planned_iterations_may_be_missing() -> None:
+    # 300 iterations logged every 50, no planned count recorded: 6 columns ending at the last
+    # logged step, none of them empty.
+    curve = [(k, 0.5) for k in range(50, 301, 50)]
+    deeper = [(k, 0.4) for k in range(50, 301, 50)]
+    runs = [_run("plain", 8, 0, curve), _run("plain", 14, 0, deeper)]
+    (table,) = gap_tables(group_cells(runs))
+    assert table.marks == [50, 100, 150, 200, 250, 300]
+    assert table.seeds[0] == pytest.approx([-0.1] * 6)

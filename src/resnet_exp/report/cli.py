@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tensorboard",
         action="store_true",
-        help="also write the figures, table and verdict as a TensorBoard run (<out>/tensorboard;"
+        help="also write the figures, table, verdict and gaps as a TensorBoard run (<out>/tensorboard;"
         " off by default: `tensorboard --logdir outputs` would list it among the training runs)",
     )
     # The default before the report's TensorBoard output became opt-in; still accepted.

@@ -30,8 +30,10 @@ def gap_at_marks(
 ) -> list[float | None]:
     """Per mark m, the mean of deep minus shallow over the steps both runs logged in
     (m - window, m]; without `window`, since the previous mark, so that the windows tile the run
-    (each logged value is the error over the iterations since the last log). None where the two
-    logged no common step in a window."""
+    (each logged value is the error over the iterations since the last log). Each logged step
+    counts once: the trainer logs at a fixed interval, so this equals weighting by iterations
+    except around a resume or a last step off the grid. None where the two logged no common
+    step in a window."""
     a, b = dict(shallow), dict(deep)
     out: list[float | None] = []
     prev = 0
@@ -55,12 +57,10 @@ class GapTable:
 
     @property
     def mean(self) -> list[float | None]:
-        """Per mark, the mean over the seeds that have a value there."""
+        """Per mark, the mean over all seeds; None where a seed has no value, so that every
+        number in the `mean of N` row is a mean of N."""
         cols = zip(*self.seeds.values(), strict=True) if self.seeds else []
-        return [
-            statistics.fmean(v) if (v := [g for g in col if g is not None]) else None
-            for col in cols
-        ]
+        return [None if None in col else statistics.fmean(col) for col in cols]
 
 
 def gap_tables(cells: list[Cell], count: int = MARKS) -> list[GapTable]:
@@ -68,6 +68,7 @@ def gap_tables(cells: list[Cell], count: int = MARKS) -> list[GapTable]:
     shallowest, on the seeds both completed. Unfinished runs are left out, as in every mean."""
     by_block: dict[str, dict[int, dict[int, Curve]]] = {}
     iterations: dict[str, int] = {}
+    logged: dict[str, int] = {}
     for cell in cells:
         for r in cell.completed:
             if r.seed is None or not r.train_curve:
@@ -75,12 +76,15 @@ def gap_tables(cells: list[Cell], count: int = MARKS) -> list[GapTable]:
             by_block.setdefault(r.block, {}).setdefault(r.depth, {})[r.seed] = r.train_curve
             planned = r.iterations or r.train_curve[-1][0]
             iterations[r.block] = max(iterations.get(r.block, 0), planned)
+            # Never more windows than logged points: a short run logged 6 times gets 6 columns,
+            # not 12 with every other one empty.
+            logged[r.block] = max(logged.get(r.block, 0), len(r.train_curve))
     tables = []
     for block in sorted(by_block, key=block_rank):
         depths = sorted(by_block[block])
         if len(depths) < 2:
             continue
-        marks = marks_for(iterations[block], count)
+        marks = marks_for(iterations[block], min(count, logged[block]))
         base = by_block[block][depths[0]]
         for depth in depths[1:]:
             deep = by_block[block][depth]
@@ -101,8 +105,10 @@ def to_markdown(tables: list[GapTable], setting: str = "") -> str:
         title,
         "",
         "Each deeper net's training error minus the shallowest net's of the same block and seed, "
-        "in points: the mean over the training windows logged in each twelfth of the run, up to "
-        "the iteration named. Negative: the deeper net trains better. Completed runs only. The "
+        "in points: the run is cut into equal parts (twelfths, or one per logged point on runs "
+        "logged fewer times), and each number is the mean over the training windows logged in "
+        "one part, up to the iteration named. Negative: the deeper net trains better. Completed "
+        "runs only; the mean row shows - where a seed has no value. The "
         "last column is not the verdict's final error (the last 10% of the iterations, at the "
         "final learning rate): read the verdict for the result and this page for when it "
         "appeared, and whether it was still moving at the end.",
