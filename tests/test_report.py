@@ -291,6 +291,38 @@ def test_figure6_shows_a_single_evaluation_and_keeps_the_legend_off_the_data(
     assert "iterations=100" in title and "1 seed per net" in title
 
 
+def test_report_figures_keep_a_long_setting_title_inside_the_figure(tmp_path: Path) -> None:
+    """A report of several settings names the setting in each title; one line of it ran off
+    both edges of the image (the session-20 trials), hiding the keys that tell settings apart."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from resnet_exp.report.figures import error_vs_depth
+
+    root = tmp_path / "long"
+    for block, errors in (("plain", PLAIN), ("residual", RESIDUAL)):
+        for depth, e in errors.items():
+            make_run(root, block, depth, 0, e)
+    setting = (
+        "train_subset=None, batch_size=64, iterations=3200, precision=bf16, zero_residual=False, "
+        "zero_residual_padded=False, lr=0.05, milestones=[2400, 2880], warmup=True"
+    )
+    runs, _ = load_runs(find_run_dirs(root))
+    for fig in (_figure6_of(root, setting), error_vs_depth(group_cells(runs), setting)):
+        canvas = FigureCanvasAgg(fig)  # the renderer that savefig uses for png
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        title = fig._suptitle
+        box = title.get_window_extent(renderer)
+        assert 0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1
+        # Every word is still there, and the wrapped title sits above the panels' own titles.
+        assert " ".join(title._get_wrapped_text().split()) == " ".join(title.get_text().split())
+        assert "milestones=[2400, 2880], warmup=True" in " ".join(
+            title._get_wrapped_text().split("\n")
+        )
+        panel_tops = [ax.title.get_window_extent(renderer).y1 for ax in fig.axes]
+        assert box.y0 >= max(panel_tops)
+
+
 def test_figure6_promises_only_what_it_draws(tmp_path: Path) -> None:
     root = tmp_path / "no_eval"
     for depth, seed in ((20, 0), (56, 0), (20, 1)):

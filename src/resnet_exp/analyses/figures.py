@@ -72,6 +72,7 @@ def lesion_figure(docs: list[dict]) -> Figure:
     fig.suptitle(
         f"Lesion study (Veit et al. 2016): {len(docs)} trained net(s), {docs[0]['test_images']} test images",
         fontsize=10,
+        wrap=True,
     )
     return fig
 
@@ -177,6 +178,7 @@ def landscape_figure(docs: list[dict]) -> Figure:
         f"evaluation mode, directions seeded {d0['direction_seeds']}; surfaces clipped at "
         f"loss {cap:.2g}",
         fontsize=10,
+        wrap=True,
     )
     return fig
 

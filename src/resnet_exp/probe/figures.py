@@ -56,7 +56,7 @@ def per_layer(
         frameon=False,
     )
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=10, wrap=True)
     return fig
 
 
@@ -161,6 +161,7 @@ def depth_signals(probes: list, depth: int) -> Figure:
     fig.suptitle(
         "Signals at initialization (one batch, training mode; solid: BN, dashed: no BN, dotted: no BN + remedy)",
         fontsize=10,
+        wrap=True,
     )
     return fig
 

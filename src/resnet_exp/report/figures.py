@@ -114,8 +114,12 @@ def figure6(cells: list[Cell], setting: str = "") -> Figure:
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("error (%)")
+    # wrap=True: a report of several settings names one in the title, and one line of
+    # `train_subset=None, batch_size=64, ...` ran off both edges of the figure.
     fig.suptitle(
-        headline("Training (dashed) and test (bold) error, seed mean", cells, setting), fontsize=10
+        headline("Training (dashed) and test (bold) error, seed mean", cells, setting),
+        fontsize=10,
+        wrap=True,
     )
     return fig
 
@@ -177,7 +181,9 @@ def error_vs_depth(cells: list[Cell], setting: str = "") -> Figure:
             # Blocks first, the hollow-marker explanation last (matplotlib lists scatters first).
             order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("not completed"))
             ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8)
-    fig.suptitle(headline("Final error against depth, mean ± std", cells, setting), fontsize=10)
+    fig.suptitle(
+        headline("Final error against depth, mean ± std", cells, setting), fontsize=10, wrap=True
+    )
     return fig
 
 
