@@ -50,6 +50,24 @@ SETTINGS = [
         "the same with the paper's init (`init.zero_residual=false`), residual nets only (issue 24)",
         R / "laptop_trials/runs/fast_paper_init",
     ),
+    # Session 20: the paper's init at 3200 steps (about 28 minutes for four depths on a Zen 4),
+    # seed 0 only, the flagship's residual pair with one schedule key changed per row.
+    (
+        "the flagship at 3200 it., residual nets, lr 0.015 (drops at 1600/2400) (issue 24)",
+        R / "laptop_trials/runs/s20_lr015",
+    ),
+    (
+        "the flagship at 3200 it., residual nets, lr 0.025 (drops at 1600/2400) (issue 24)",
+        R / "laptop_trials/runs/s20_lr025",
+    ),
+    (
+        "the flagship at 3200 it., residual nets, lr 0.1 (drops at 1600/2400) (issue 24)",
+        R / "laptop_trials/runs/s20_lr01",
+    ),
+    (
+        "the flagship at 3200 it., residual nets, lr 0.05, late drops (2400/2880) (issue 24)",
+        R / "laptop_trials/runs/s20_late_drops",
+    ),
 ]
 
 
