@@ -253,6 +253,28 @@ def test_fast_preset_is_the_flagship_at_half_the_steps_with_zero_started_branche
     assert params == [("depth", "56,44,32,20"), ("block", "plain,residual")]  # deepest first
 
 
+def test_short_preset_is_the_flagship_at_3200_steps_with_a_lower_lr_and_late_drops() -> None:
+    for net in (["block=plain", "depth=56"], ["block=residual", "depth=20"]):
+        short = spec_from_config(compose_train(["experiment=degradation_laptop_fig6_short", *net]))
+        flag = spec_from_config(compose_train(["experiment=degradation_laptop_fig6", *net]))
+        assert short.data == flag.data
+        # The paper's init and nets, the flagship's warm-up, momentum and weight decay: only
+        # the schedule differs (lr 0.035, /10 at 75% and 90% of 3200 steps).
+        assert short.model == flag.model and not short.model.zero_residual
+        assert (short.loop.iterations, short.optim.lr) == (3200, 0.035)
+        assert short.optim.milestones == (2400, 2880)
+        assert replace(short.optim, lr=flag.optim.lr, milestones=flag.optim.milestones) == (
+            flag.optim
+        )
+        assert short.loop.iterations // short.loop.eval_every >= 12
+        assert short.loop.eval_subset == 2500 and short.loop.precision == "auto"
+        assert result_identity(short) != result_identity(flag)
+    cfg = compose_train(["experiment=degradation_laptop_fig6_short"], with_hydra=True)
+    assert cfg.sweep_name == "degradation_laptop_fig6_short" and cfg.hydra.launcher.n_jobs == 2
+    params = [(k, v) for k, v in cfg.hydra.sweeper.params.items()]
+    assert params == [("depth", "56,44,32,20"), ("block", "plain,residual")]  # deepest first
+
+
 def test_deep_preset_runs_plain_residual_and_preact_at_110_and_1202_with_a_constant_lr() -> None:
     cfg = compose_train(["experiment=deep_laptop"], with_hydra=True)
     assert cfg.sweep_name == "deep_laptop" and cfg.hydra.launcher.n_jobs == 2
