@@ -25,5 +25,8 @@ mkdir -p $R/laptop_trials/report
 rep $R/laptop_trials/report $R/laptop_trials/runs --data-root "$DATA"
 rep $R/degradation_laptop_quick $R/degradation_laptop_quick/runs --no-tensorboard
 rep $R/degradation_laptop_fig6_fast $R/degradation_laptop_fig6_fast/runs --no-tensorboard
+# On trial (session 20): seed 0 whole and seeds 4-5 residual nets in its runs, seeds 1-3 residual nets from the trial
+S=$R/laptop_trials/runs/s20_late_drops_lr035
+rep $R/degradation_laptop_fig6_short $R/degradation_laptop_fig6_short/runs $S/*_s1_* $S/*_s2_* $S/*_s3_* --no-tensorboard
 Q=$R/degradation_laptop_quick/runs
 rep $R/degradation_laptop_quick/report_seeds4-7 $Q/*_s4_* $Q/*_s5_* $Q/*_s6_* $Q/*_s7_* --no-tensorboard

@@ -68,6 +68,14 @@ SETTINGS = [
         "the flagship at 3200 it., residual nets, lr 0.05, late drops (2400/2880) (issue 24)",
         R / "laptop_trials/runs/s20_late_drops",
     ),
+    (
+        "the flagship at 3200 it., residual nets, lr 0.025, late drops (2400/2880) (issue 24)",
+        R / "laptop_trials/runs/s20_late_drops_lr025",
+    ),
+    (
+        "the flagship at 3200 it., residual nets, lr 0.035, late drops (2400/2880) (issue 24)",
+        R / "laptop_trials/runs/s20_late_drops_lr035",
+    ),
 ]
 
 
