@@ -35,6 +35,14 @@ def compose_train(overrides: list[str], with_hydra: bool = False):
         return compose(config_name="train", overrides=overrides, return_hydra_config=with_hydra)
 
 
+def assert_two_at_a_time(preset: str, params: list[tuple[str, str]]) -> None:
+    """The preset's sweep: its own output folder, two runs at a time (one per core), and its
+    sweep parameters in this order (deepest first, so the two workers finish together)."""
+    cfg = compose_train([f"experiment={preset}"], with_hydra=True)
+    assert cfg.sweep_name == preset and cfg.hydra.launcher.n_jobs == 2
+    assert list(cfg.hydra.sweeper.params.items()) == params
+
+
 def test_the_issue_lists_every_option() -> None:
     assert GROUPS["block"] == ["plain", "preact", "residual"]
     assert GROUPS["shortcut"] == ["A", "B", "C"]
@@ -196,11 +204,9 @@ def test_four_depth_laptop_preset_is_the_warm_up_preset_at_four_depths_evaluated
     # subset; precision and compile are left to the device (auto).
     assert spec.loop.iterations // spec.loop.eval_every >= 12 and spec.loop.eval_subset == 2500
     assert spec.loop.precision == "auto" and spec.loop.compile == "auto"
-    cfg = compose_train(["experiment=degradation_laptop_fig6"], with_hydra=True)
-    assert cfg.sweep_name == "degradation_laptop_fig6" and cfg.hydra.launcher.n_jobs == 2
-    # Deepest first, so the two workers finish together.
-    params = [(k, v) for k, v in cfg.hydra.sweeper.params.items()]
-    assert params == [("depth", "56,44,32,20"), ("block", "plain,residual")]
+    assert_two_at_a_time(
+        "degradation_laptop_fig6", [("depth", "56,44,32,20"), ("block", "plain,residual")]
+    )
     job = ["experiment=degradation_laptop_fig6", "data=imagefolder", "data.root=/x", "seed=1"]
     assert name_suffix(["block=plain", "depth=32", *job]) == "_data=imagefolder"
 
@@ -223,10 +229,9 @@ def test_quick_preset_is_the_flagship_at_depths_32_and_20_cut_after_its_first_lr
         assert quick.loop.eval_subset == 2500 and quick.loop.precision == "auto"
         # A different result (fewer steps): never pooled with the flagship's runs.
         assert result_identity(quick) != result_identity(flag)
-    cfg = compose_train(["experiment=degradation_laptop_quick"], with_hydra=True)
-    assert cfg.sweep_name == "degradation_laptop_quick" and cfg.hydra.launcher.n_jobs == 2
-    params = [(k, v) for k, v in cfg.hydra.sweeper.params.items()]
-    assert params == [("depth", "32,20"), ("block", "plain,residual")]  # deeper first
+    assert_two_at_a_time(
+        "degradation_laptop_quick", [("depth", "32,20"), ("block", "plain,residual")]
+    )
     job = ["experiment=degradation_laptop_quick", "data=imagefolder", "data.root=/x", "seed=2"]
     assert name_suffix(["block=plain", "depth=32", *job]) == "_data=imagefolder"
 
@@ -247,10 +252,9 @@ def test_fast_preset_is_the_flagship_at_half_the_steps_with_zero_started_branche
         assert fast.model.zero_residual is residual and not fast.model.zero_residual_padded
         assert replace(fast.model, zero_residual=False) == flag.model
         assert result_identity(fast) != result_identity(flag)
-    cfg = compose_train(["experiment=degradation_laptop_fig6_fast"], with_hydra=True)
-    assert cfg.sweep_name == "degradation_laptop_fig6_fast" and cfg.hydra.launcher.n_jobs == 2
-    params = [(k, v) for k, v in cfg.hydra.sweeper.params.items()]
-    assert params == [("depth", "56,44,32,20"), ("block", "plain,residual")]  # deepest first
+    assert_two_at_a_time(
+        "degradation_laptop_fig6_fast", [("depth", "56,44,32,20"), ("block", "plain,residual")]
+    )
 
 
 def test_short_preset_is_the_flagship_at_3200_steps_with_a_lower_lr_and_late_drops() -> None:
@@ -269,17 +273,13 @@ def test_short_preset_is_the_flagship_at_3200_steps_with_a_lower_lr_and_late_dro
         assert short.loop.iterations // short.loop.eval_every >= 12
         assert short.loop.eval_subset == 2500 and short.loop.precision == "auto"
         assert result_identity(short) != result_identity(flag)
-    cfg = compose_train(["experiment=degradation_laptop_fig6_short"], with_hydra=True)
-    assert cfg.sweep_name == "degradation_laptop_fig6_short" and cfg.hydra.launcher.n_jobs == 2
-    params = [(k, v) for k, v in cfg.hydra.sweeper.params.items()]
-    assert params == [("depth", "56,44,32,20"), ("block", "plain,residual")]  # deepest first
+    assert_two_at_a_time(
+        "degradation_laptop_fig6_short", [("depth", "56,44,32,20"), ("block", "plain,residual")]
+    )
 
 
 def test_deep_preset_runs_plain_residual_and_preact_at_110_and_1202_with_a_constant_lr() -> None:
-    cfg = compose_train(["experiment=deep_laptop"], with_hydra=True)
-    assert cfg.sweep_name == "deep_laptop" and cfg.hydra.launcher.n_jobs == 2
-    params = [(k, v) for k, v in cfg.hydra.sweeper.params.items()]
-    assert params == [("depth", "1202,110"), ("block", "plain,residual,preact")]  # deepest first
+    assert_two_at_a_time("deep_laptop", [("depth", "1202,110"), ("block", "plain,residual,preact")])
     spec = spec_from_config(compose_train(["experiment=deep_laptop", "depth=1202", "block=preact"]))
     assert (spec.model.width, spec.loop.batch_size, spec.loop.iterations) == (8, 32, 320)
     # No warm-up (auto would switch it on from depth 110) and no lr drops: lr 0.05 throughout.
