@@ -296,7 +296,7 @@ def test_report_figures_keep_a_long_setting_title_inside_the_figure(tmp_path: Pa
     both edges of the image (the session-20 trials), hiding the keys that tell settings apart."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from resnet_exp.report.figures import error_vs_depth
+    from resnet_exp.report.figures import error_vs_depth, figure6
 
     root = tmp_path / "long"
     for block, errors in (("plain", PLAIN), ("residual", RESIDUAL)):
@@ -306,8 +306,8 @@ def test_report_figures_keep_a_long_setting_title_inside_the_figure(tmp_path: Pa
         "train_subset=None, batch_size=64, iterations=3200, precision=bf16, zero_residual=False, "
         "zero_residual_padded=False, lr=0.05, milestones=[2400, 2880], warmup=True"
     )
-    runs, _ = load_runs(find_run_dirs(root))
-    for fig in (_figure6_of(root, setting), error_vs_depth(group_cells(runs), setting)):
+    cells = group_cells(load_runs(find_run_dirs(root))[0])
+    for fig in (figure6(cells, setting), error_vs_depth(cells, setting)):
         canvas = FigureCanvasAgg(fig)  # the renderer that savefig uses for png
         canvas.draw()
         renderer = canvas.get_renderer()
