@@ -278,6 +278,21 @@ def test_short_preset_is_the_flagship_at_3200_steps_with_a_lower_lr_and_late_dro
     )
 
 
+def test_4k_preset_is_the_short_preset_at_4000_steps_with_drops_at_the_same_fractions() -> None:
+    for net in (["block=plain", "depth=56"], ["block=residual", "depth=20"]):
+        k4 = spec_from_config(compose_train(["experiment=degradation_laptop_fig6_4k", *net]))
+        short = spec_from_config(compose_train(["experiment=degradation_laptop_fig6_short", *net]))
+        # Only the length changes: the drops stay at 75% and 90% of the run.
+        assert k4.loop.iterations == 4000 and k4.optim.milestones == (3000, 3600)
+        assert replace(k4.optim, milestones=short.optim.milestones) == short.optim
+        assert replace(k4.loop, iterations=short.loop.iterations) == short.loop
+        assert k4.model == short.model and k4.data == short.data
+        assert k4.loop.iterations // k4.loop.eval_every >= 12
+    assert_two_at_a_time(
+        "degradation_laptop_fig6_4k", [("depth", "56,44,32,20"), ("block", "plain,residual")]
+    )
+
+
 def test_deep_preset_runs_plain_residual_and_preact_at_110_and_1202_with_a_constant_lr() -> None:
     assert_two_at_a_time("deep_laptop", [("depth", "1202,110"), ("block", "plain,residual,preact")])
     spec = spec_from_config(compose_train(["experiment=deep_laptop", "depth=1202", "block=preact"]))
