@@ -76,6 +76,11 @@ SETTINGS = [
         "the flagship at 3200 it., residual nets, lr 0.035, late drops (2400/2880) (issue 24)",
         R / "laptop_trials/runs/s20_late_drops_lr035",
     ),
+    # Session 21: the same schedule stretched to 4000 steps (drops kept at 75%/90%), seeds 0-5.
+    (
+        "the same at 4000 it., drops at 3000/3600 (issue 24)",
+        R / "laptop_trials/runs/s21_4000_residual",
+    ),
 ]
 
 
