@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from resnet_exp.build import (
 from resnet_exp.cli import config_dir
 from resnet_exp.errors import UserError
 from resnet_exp.naming import name_suffix, register_resolvers
+from resnet_exp.specs import RunSpec
 from resnet_exp.train.schedule import lr_at
 
 CONF = config_dir()
@@ -33,6 +35,20 @@ def compose_train(overrides: list[str], with_hydra: bool = False):
     register_resolvers()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return compose(config_name="train", overrides=overrides, return_hydra_config=with_hydra)
+
+
+# A laptop preset's deepest plain net and its shallowest residual net: the two a derived
+# preset is compared on against the preset it derives from.
+PLAIN_56_RESIDUAL_20 = (["block=plain", "depth=56"], ["block=residual", "depth=20"])
+
+
+def preset_specs(
+    preset: str, base: str, nets: tuple[list[str], ...] = PLAIN_56_RESIDUAL_20
+) -> Iterator[tuple[list[str], RunSpec, RunSpec]]:
+    """Each net's spec under `preset` and under `base`, with the net's overrides."""
+    for net in nets:
+        spec = spec_from_config(compose_train([f"experiment={preset}", *net]))
+        yield net, spec, spec_from_config(compose_train([f"experiment={base}", *net]))
 
 
 def assert_two_at_a_time(preset: str, params: list[tuple[str, str]]) -> None:
@@ -170,19 +186,16 @@ def test_laptop_long_preset_is_the_long_presets_ends_with_stable_run_names() -> 
 
 
 def test_laptop_warmup_preset_is_the_laptop_preset_with_warm_up_and_stable_run_names() -> None:
-    for net in (["block=plain", "depth=56"], ["block=residual", "depth=20"]):
-        warm = spec_from_config(compose_train(["experiment=degradation_laptop_warmup", *net]))
-        quick = spec_from_config(compose_train(["experiment=degradation_laptop", *net]))
+    for _, warm, quick in preset_specs("degradation_laptop_warmup", "degradation_laptop"):
         assert warm.model == quick.model and warm.data == quick.data and warm.loop == quick.loop
         assert warm.optim.warmup and not quick.optim.warmup
         assert (warm.optim.warmup_lr, warm.optim.warmup_error) == (0.01, 0.8)
         assert replace(warm.optim, warmup=False) == quick.optim
         # A different result: the report must never pool these runs with degradation_laptop's.
         assert result_identity(warm) != result_identity(quick)
-    cfg = compose_train(["experiment=degradation_laptop_warmup"], with_hydra=True)
-    assert cfg.sweep_name == "degradation_laptop_warmup"
-    assert cfg.hydra.launcher.n_jobs == 2
-    assert dict(cfg.hydra.sweeper.params) == {"depth": "56,20", "block": "plain,residual"}
+    assert_two_at_a_time(
+        "degradation_laptop_warmup", [("depth", "56,20"), ("block", "plain,residual")]
+    )
     job = ["experiment=degradation_laptop_warmup", "data=imagefolder", "data.root=/x", "seed=3"]
     assert name_suffix(["block=residual", "depth=56", *job]) == "_data=imagefolder"
     name = compose_train(["experiment=degradation_laptop_warmup", "block=plain", "depth=20"]).name
@@ -212,9 +225,8 @@ def test_four_depth_laptop_preset_is_the_warm_up_preset_at_four_depths_evaluated
 
 
 def test_quick_preset_is_the_flagship_at_depths_32_and_20_cut_after_its_first_lr_drop() -> None:
-    for net in (["block=plain", "depth=32"], ["block=residual", "depth=20"]):
-        quick = spec_from_config(compose_train(["experiment=degradation_laptop_quick", *net]))
-        flag = spec_from_config(compose_train(["experiment=degradation_laptop_fig6", *net]))
+    nets = (["block=plain", "depth=32"], ["block=residual", "depth=20"])
+    for _, quick, flag in preset_specs("degradation_laptop_quick", "degradation_laptop_fig6", nets):
         assert quick.model == flag.model and quick.data == flag.data
         assert replace(quick.optim, milestones=flag.optim.milestones) == flag.optim
         assert (quick.loop.iterations, quick.optim.milestones) == (4500, (3000, 4000))
@@ -237,9 +249,7 @@ def test_quick_preset_is_the_flagship_at_depths_32_and_20_cut_after_its_first_lr
 
 
 def test_fast_preset_is_the_flagship_at_half_the_steps_with_zero_started_branches() -> None:
-    for net in (["block=plain", "depth=56"], ["block=residual", "depth=20"]):
-        fast = spec_from_config(compose_train(["experiment=degradation_laptop_fig6_fast", *net]))
-        flag = spec_from_config(compose_train(["experiment=degradation_laptop_fig6", *net]))
+    for net, fast, flag in preset_specs("degradation_laptop_fig6_fast", "degradation_laptop_fig6"):
         assert fast.data == flag.data
         # Half the steps, the lr drops at the same fractions (50% and 75%), warm-up kept.
         assert (fast.loop.iterations, fast.optim.milestones) == (3000, (1500, 2250))
@@ -258,9 +268,7 @@ def test_fast_preset_is_the_flagship_at_half_the_steps_with_zero_started_branche
 
 
 def test_short_preset_is_the_flagship_at_3200_steps_with_a_lower_lr_and_late_drops() -> None:
-    for net in (["block=plain", "depth=56"], ["block=residual", "depth=20"]):
-        short = spec_from_config(compose_train(["experiment=degradation_laptop_fig6_short", *net]))
-        flag = spec_from_config(compose_train(["experiment=degradation_laptop_fig6", *net]))
+    for _, short, flag in preset_specs("degradation_laptop_fig6_short", "degradation_laptop_fig6"):
         assert short.data == flag.data
         # The paper's init and nets, the flagship's warm-up, momentum and weight decay: only
         # the schedule differs (lr 0.035, /10 at 75% and 90% of 3200 steps).
@@ -279,9 +287,7 @@ def test_short_preset_is_the_flagship_at_3200_steps_with_a_lower_lr_and_late_dro
 
 
 def test_4k_preset_is_the_short_preset_at_4000_steps_with_drops_at_the_same_fractions() -> None:
-    for net in (["block=plain", "depth=56"], ["block=residual", "depth=20"]):
-        k4 = spec_from_config(compose_train(["experiment=degradation_laptop_fig6_4k", *net]))
-        short = spec_from_config(compose_train(["experiment=degradation_laptop_fig6_short", *net]))
+    for _, k4, short in preset_specs("degradation_laptop_fig6_4k", "degradation_laptop_fig6_short"):
         # Only the length changes: the drops stay at 75% and 90% of the run.
         assert k4.loop.iterations == 4000 and k4.optim.milestones == (3000, 3600)
         assert replace(k4.optim, milestones=short.optim.milestones) == short.optim
