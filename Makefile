@@ -16,7 +16,14 @@ SEED_ARGS := $(if $(SEEDS),seed=$(SEEDS),)
 
 .PHONY: setup test test-all lint format demo sweep-cpu sweep-cpu-fast sweep-cpu-quick sweep-cpu-two sweep-cpu-deep probe-depth analyses-fig6 sweep-cpu-no-warmup sweep-cpu-long-ends sweep-cpu-depths sweep-cpu-long report tensorboard bench bench-sweep-cpu wheel clean
 
+# The install needs room: .venv holds about 5.8 GB once torch's CUDA build is in, and pip unpacks
+# wheels on the way. Check first, so a full disk fails in a second with a plain message instead of
+# an OSError after a minute of downloads.
+MIN_FREE_GB ?= 7
 $(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c "import shutil, sys; free = shutil.disk_usage('.').free / 2**30; \
+	sys.exit(0 if free >= $(MIN_FREE_GB) else \
+	f'make setup needs about $(MIN_FREE_GB) GB free to install torch (a CUDA build, about 5.8 GB in .venv); {free:.1f} GB free here. Free some space, or set MIN_FREE_GB=0 to try anyway.')"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
