@@ -14,7 +14,7 @@ DATA_ARGS := $(if $(DATA),data=imagefolder data.root=$(abspath $(DATA)),)
 SEEDS  ?=
 SEED_ARGS := $(if $(SEEDS),seed=$(SEEDS),)
 
-.PHONY: setup test test-all lint format demo sweep-cpu sweep-cpu-fast sweep-cpu-quick sweep-cpu-two sweep-cpu-deep probe-depth analyses-fig6 sweep-cpu-no-warmup sweep-cpu-long-ends sweep-cpu-depths sweep-cpu-long report tensorboard bench bench-sweep-cpu wheel clean
+.PHONY: setup test test-all lint format demo sweep-cpu sweep-cpu-6k sweep-cpu-fast sweep-cpu-quick sweep-cpu-two sweep-cpu-deep probe-depth analyses-fig6 sweep-cpu-no-warmup sweep-cpu-long-ends sweep-cpu-depths sweep-cpu-long report tensorboard bench bench-sweep-cpu wheel clean
 
 # The install needs room: .venv holds about 5.8 GB once torch's CUDA build is in, and pip unpacks
 # wheels on the way. Check first, so a full disk fails in a second with a plain message instead of
@@ -50,19 +50,23 @@ format: setup
 demo: setup                       ## a first run on real images: ResNet-20 at width 8 for 300 iterations (24 s on a 2-core AMD EPYC)
 	$(BIN)/resnet-exp train depth=20 width=8 batch_size=64 iterations=300 log_every=50 eval_every=300 $(DATA_ARGS)
 
-sweep-cpu: setup                  ## Figure 6 on a laptop, all four depths: plain/residual 20/32/44/56 with warm-up (45:44 and 51:15 per seed on two 2-core AMD EPYCs, bf16), and its report
+sweep-cpu: setup                  ## Figure 6 on a laptop, all four depths: plain/residual 20/32/44/56 with warm-up, 4000 steps (35:19 and 35:21 per seed on a 2-core Zen 4 EPYC, bf16), and its report
+	$(BIN)/resnet-exp train -m experiment=degradation_laptop_fig6_4k progress=false $(DATA_ARGS) $(SEED_ARGS)
+	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_fig6_4k
+
+sweep-cpu-6k: setup               ## the same at 6000 steps, a larger residual half (45:44 and 51:15 per seed on two 2-core AMD EPYCs, bf16), and its report
 	$(BIN)/resnet-exp train -m experiment=degradation_laptop_fig6 progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_fig6
 
-sweep-cpu-fast: setup             ## all four depths in half the flagship's steps, residual branches started at zero (not the paper's init; 25:19-26:14 per seed on a 2-core Zen 4 EPYC, bf16), and its report
+sweep-cpu-fast: setup             ## all four depths in half sweep-cpu-6k's steps (3000), residual branches started at zero (not the paper's init; 25:19-26:14 per seed on a 2-core Zen 4 EPYC, bf16), and its report
 	$(BIN)/resnet-exp train -m experiment=degradation_laptop_fig6_fast progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_fig6_fast
 
-sweep-cpu-quick: setup            ## the flagship at depths 20 and 32, 4500 iterations (8:28-9:00 per seed on a 2-core AMD EPYC, bf16): both halves on 8 seeds, and its report
+sweep-cpu-quick: setup            ## sweep-cpu-6k's setting at depths 20 and 32, 4500 iterations (8:28-9:00 per seed on a 2-core AMD EPYC, bf16): both halves on 8 seeds, and its report
 	$(BIN)/resnet-exp train -m experiment=degradation_laptop_quick progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_quick
 
-sweep-cpu-two: setup              ## the same at depths 20 and 56 only, in fp32 (41 min per seed on a 2-core Intel Xeon), and its report
+sweep-cpu-two: setup              ## sweep-cpu-6k's setting at depths 20 and 56 only, in fp32 (41 min per seed on a 2-core Intel Xeon), and its report
 	$(BIN)/resnet-exp train -m experiment=degradation_laptop_warmup progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_warmup
 
@@ -94,7 +98,7 @@ sweep-cpu-long: setup             ## all four depths at 12000 iterations (~2.5 h
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_cpu_long
 
 report: setup                     ## report on a sweep (default: the flagship's, what make sweep-cpu writes): make report SWEEP=outputs/sweeps/NAME
-	$(BIN)/resnet-exp report $(or $(SWEEP),outputs/sweeps/degradation_laptop_fig6)
+	$(BIN)/resnet-exp report $(or $(SWEEP),outputs/sweeps/degradation_laptop_fig6_4k)
 
 tensorboard: setup
 	$(BIN)/tensorboard --logdir outputs
@@ -103,7 +107,7 @@ bench: setup                      ## training throughput: resnet-exp vs the comm
 	$(BIN)/resnet-exp bench
 
 bench-sweep-cpu: setup            ## predicts make sweep-cpu's time on this machine (about a minute and a half)
-	$(BIN)/resnet-exp bench --experiment degradation_laptop_fig6
+	$(BIN)/resnet-exp bench --experiment degradation_laptop_fig6_4k
 
 wheel: setup                      ## build the wheel (configs included) into dist/
 	$(BIN)/python -m pip wheel --quiet --no-deps -w dist .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -224,14 +225,14 @@ def test_four_depth_laptop_preset_is_the_warm_up_preset_at_four_depths_evaluated
     assert name_suffix(["block=plain", "depth=32", *job]) == "_data=imagefolder"
 
 
-def test_quick_preset_is_the_flagship_at_depths_32_and_20_cut_after_its_first_lr_drop() -> None:
+def test_quick_preset_is_the_6000_step_one_at_depths_32_and_20_cut_after_the_first_drop() -> None:
     nets = (["block=plain", "depth=32"], ["block=residual", "depth=20"])
     for _, quick, flag in preset_specs("degradation_laptop_quick", "degradation_laptop_fig6", nets):
         assert quick.model == flag.model and quick.data == flag.data
         assert replace(quick.optim, milestones=flag.optim.milestones) == flag.optim
         assert (quick.loop.iterations, quick.optim.milestones) == (4500, (3000, 4000))
-        # The flagship's lr (both share the warm-up) up to its second drop, which comes at
-        # 4000 here instead of 4500: a seed's first 4000 steps train as the flagship's do.
+        # The 6000-step preset's lr (both share the warm-up) up to its second drop, which comes at
+        # 4000 here instead of 4500: a seed's first 4000 steps train as that preset's do.
         for it in range(0, 4500, 50):
             a = lr_at(it, quick.optim.lr, quick.optim.milestones, quick.optim.gamma)
             b = lr_at(it, flag.optim.lr, flag.optim.milestones, flag.optim.gamma)
@@ -239,7 +240,7 @@ def test_quick_preset_is_the_flagship_at_depths_32_and_20_cut_after_its_first_lr
         assert lr_at(2999, quick.optim.lr, quick.optim.milestones) == 0.05
         assert quick.loop.iterations // quick.loop.eval_every == 12
         assert quick.loop.eval_subset == 2500 and quick.loop.precision == "auto"
-        # A different result (fewer steps): never pooled with the flagship's runs.
+        # A different result (fewer steps): never pooled with the 6000-step preset's runs.
         assert result_identity(quick) != result_identity(flag)
     assert_two_at_a_time(
         "degradation_laptop_quick", [("depth", "32,20"), ("block", "plain,residual")]
@@ -248,7 +249,7 @@ def test_quick_preset_is_the_flagship_at_depths_32_and_20_cut_after_its_first_lr
     assert name_suffix(["block=plain", "depth=32", *job]) == "_data=imagefolder"
 
 
-def test_fast_preset_is_the_flagship_at_half_the_steps_with_zero_started_branches() -> None:
+def test_fast_preset_is_the_6000_step_one_at_half_the_steps_with_zero_started_branches() -> None:
     for net, fast, flag in preset_specs("degradation_laptop_fig6_fast", "degradation_laptop_fig6"):
         assert fast.data == flag.data
         # Half the steps, the lr drops at the same fractions (50% and 75%), warm-up kept.
@@ -257,7 +258,7 @@ def test_fast_preset_is_the_flagship_at_half_the_steps_with_zero_started_branche
         assert fast.loop.iterations // fast.loop.eval_every == 12
         assert fast.loop.eval_subset == 2500 and fast.loop.precision == "auto"
         # The one change to the nets: residual branches start at zero, the padded channels'
-        # excepted; a plain net has no branch to zero, so it is the flagship's plain net.
+        # excepted; a plain net has no branch to zero, so it is the 6000-step preset's.
         residual = net[0] == "block=residual"
         assert fast.model.zero_residual is residual and not fast.model.zero_residual_padded
         assert replace(fast.model, zero_residual=False) == flag.model
@@ -267,10 +268,10 @@ def test_fast_preset_is_the_flagship_at_half_the_steps_with_zero_started_branche
     )
 
 
-def test_short_preset_is_the_flagship_at_3200_steps_with_a_lower_lr_and_late_drops() -> None:
+def test_short_preset_is_the_6000_step_one_at_3200_steps_with_a_lower_lr_and_late_drops() -> None:
     for _, short, flag in preset_specs("degradation_laptop_fig6_short", "degradation_laptop_fig6"):
         assert short.data == flag.data
-        # The paper's init and nets, the flagship's warm-up, momentum and weight decay: only
+        # The paper's init and nets, the 6000-step warm-up, momentum and weight decay: only
         # the schedule differs (lr 0.035, /10 at 75% and 90% of 3200 steps).
         assert short.model == flag.model and not short.model.zero_residual
         assert (short.loop.iterations, short.optim.lr) == (3200, 0.035)
@@ -284,6 +285,31 @@ def test_short_preset_is_the_flagship_at_3200_steps_with_a_lower_lr_and_late_dro
     assert_two_at_a_time(
         "degradation_laptop_fig6_short", [("depth", "56,44,32,20"), ("block", "plain,residual")]
     )
+
+
+def make_recipe(target: str) -> list[str]:
+    """The command lines of one Makefile target."""
+    lines = (Path(__file__).resolve().parents[1] / "Makefile").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{target}:"))
+    return [
+        line.strip()
+        for line in itertools.takewhile(lambda line: line.startswith("\t"), lines[start + 1 :])
+    ]
+
+
+def test_make_sweep_cpu_report_and_bench_all_name_the_flagship_and_its_sweep_folder() -> None:
+    # The flagship changed preset once already (session 22): the sweep, the report that reads
+    # its folder and the bench that predicts its time must move together, or `make report`
+    # reads an old sweep and `make bench-sweep-cpu` times the wrong nets.
+    flagship = "degradation_laptop_fig6_4k"
+    train, report = make_recipe("sweep-cpu")
+    assert f"train -m experiment={flagship} " in train
+    folder = f"outputs/sweeps/{compose_train([f'experiment={flagship}']).sweep_name}"
+    assert report.endswith(f"report {folder}")
+    assert make_recipe("report")[0].endswith(f"report $(or $(SWEEP),{folder})")
+    assert make_recipe("bench-sweep-cpu")[0].endswith(f"bench --experiment {flagship}")
+    # The 6000-step preset it replaced stays one command away.
+    assert "train -m experiment=degradation_laptop_fig6 " in make_recipe("sweep-cpu-6k")[0]
 
 
 def test_4k_preset_is_the_short_preset_at_4000_steps_with_drops_at_the_same_fractions() -> None:

@@ -109,10 +109,10 @@ TRAIN_EXAMPLES = """Examples that finish on a laptop:
   resnet-exp train depth=20 width=8 batch_size=64 iterations=300 \\
       eval_every=300 data=imagefolder data.root=PATH
       the demo (make demo), on a folder of CIFAR-10 images
-  resnet-exp train -m experiment=degradation_laptop_fig6 \\
+  resnet-exp train -m experiment=degradation_laptop_fig6_4k \\
       data=imagefolder data.root=PATH
-      Figure 6 on a laptop, four depths (make sweep-cpu; 46-51 min a
-      seed on 2 cores with bf16)
+      Figure 6 on a laptop, four depths (make sweep-cpu; 35 min a seed
+      on 2 cores with bf16)
   resnet-exp train --cfg job depth=56
       the resolved config, with your overrides; nothing is trained"""
 
@@ -171,7 +171,7 @@ block in turn (a residual block becomes its shortcut; a plain block the
 identity, where its input and output shapes match), then k random blocks."""
 
 LESION_EXAMPLES = """Examples (a 56-layer pair at width 8: a few minutes on 2 cores):
-  resnet-exp lesion from=outputs/sweeps/degradation_laptop_fig6
+  resnet-exp lesion from=outputs/sweeps/degradation_laptop_fig6_4k
       every finished run of the sweep, one combined figure
   resnet-exp lesion -m from=RUN_A,RUN_B images=1000"""
 
@@ -196,7 +196,7 @@ scaled to the norm of the trained filter (Li, Xu, Taylor, Studer and Goldstein
 
 LANDSCAPE_EXAMPLES = """Examples (defaults: a 41-point curve, a 19x19 surface, 1000 images; about
 3-4 minutes for a 56-layer net at width 8 on 2 cores, 1-2 for a 20-layer one):
-  resnet-exp landscape from=outputs/sweeps/degradation_laptop_fig6
+  resnet-exp landscape from=outputs/sweeps/degradation_laptop_fig6_4k
       every finished run of the sweep, one figure on one colour scale
   resnet-exp landscape -m from=RUN_A,RUN_B grid=21 images=5000"""
 
