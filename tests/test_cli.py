@@ -157,6 +157,12 @@ def test_sweep_continues_past_a_bad_run_and_resumes(tmp_path: Path) -> None:
     assert (
         again.returncode == 0 and "already completed" in again.stdout and "skipped" in again.stdout
     )
+    # Both commands' records stay in the sweep folder: Hydra's multirun.yaml is the second's,
+    # the first's was kept under the time it was written instead of being overwritten.
+    sweep = tmp_path / "outputs" / "sweeps" / "t"
+    assert "- depth=8\n" in (sweep / "multirun.yaml").read_text()
+    (first,) = sweep.glob("multirun-*.yaml")
+    assert "- depth=8,9\n" in first.read_text()
 
 
 def test_sigterm_checkpoints_and_the_same_command_resumes(tmp_path: Path) -> None:
