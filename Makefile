@@ -33,7 +33,7 @@ setup: $(BIN)/.installed          ## create .venv and install resnet-exp with it
 
 # -n auto: one pytest worker per core (the suite sets one torch thread per process), so the
 # tests' many CLI subprocesses, each importing torch for seconds, start side by side.
-test: setup                       ## the default test suite (CPU; 3:35-4:25 on a 2-core AMD EPYC, 394-406 tests)
+test: setup                       ## the default test suite (CPU; 3:15-3:50 on 2-core AMD EPYCs, 411-427 tests)
 	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 test-all: setup                   ## every test, slow ones included
@@ -54,7 +54,7 @@ sweep-cpu: setup                  ## Figure 6 on a laptop, all four depths: plai
 	$(BIN)/resnet-exp train -m experiment=degradation_laptop_fig6_4k progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_fig6_4k
 
-sweep-cpu-6k: setup               ## the same at 6000 steps, a larger residual half (45:44 and 51:15 per seed on two 2-core AMD EPYCs, bf16), and its report
+sweep-cpu-6k: setup               ## the same at 6000 steps, a steadier residual curve (45:44 and 51:15 per seed on two 2-core AMD EPYCs, bf16), and its report
 	$(BIN)/resnet-exp train -m experiment=degradation_laptop_fig6 progress=false $(DATA_ARGS) $(SEED_ARGS)
 	$(BIN)/resnet-exp report outputs/sweeps/degradation_laptop_fig6
 
