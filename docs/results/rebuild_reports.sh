@@ -28,8 +28,13 @@ rep $R/degradation_laptop_fig6_fast $R/degradation_laptop_fig6_fast/runs --no-te
 # On trial (session 20): seed 0 whole and seeds 4-5 residual nets in its runs, seeds 1-3 residual nets from the trial
 S=$R/laptop_trials/runs/s20_late_drops_lr035
 rep $R/degradation_laptop_fig6_short $R/degradation_laptop_fig6_short/runs $S/*_s1_* $S/*_s2_* $S/*_s3_* --no-tensorboard
-# On trial (session 21): seed 0 whole and seeds 1-3 plain nets in its runs, seeds 1-5 residual-20/56 from the trial
+# The flagship since session 22: all eight nets of seeds 0-3 in its runs, except residual-20/56 of seeds 1-3,
+# which with seeds 4-5 are the trial's (session 21)
 T=$R/laptop_trials/runs/s21_4000_residual
 rep $R/degradation_laptop_fig6_4k $R/degradation_laptop_fig6_4k/runs $T/*_s[1-5]_* --no-tensorboard
+# bf16 against fp32 for the flagship (session 22): depths 20 and 56, seeds 0 and 1
+K=$R/degradation_laptop_fig6_4k/runs
+rep $R/degradation_laptop_fig6_4k/report_precision $K/*-{20,56}_*_s[01]_* $T/*_s1_* \
+    $R/degradation_laptop_fig6_4k/runs_fp32 --no-tensorboard
 Q=$R/degradation_laptop_quick/runs
 rep $R/degradation_laptop_quick/report_seeds4-7 $Q/*_s4_* $Q/*_s5_* $Q/*_s6_* $Q/*_s7_* --no-tensorboard

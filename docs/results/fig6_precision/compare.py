@@ -4,8 +4,12 @@ the test error in each precision, their difference, and per seed each half of th
 each precision. No number is typed by hand.
 
 Run from the repository root: .venv/bin/python docs/results/fig6_precision/compare.py
+With no options it compares the 6000-step preset degradation_laptop_fig6 (this folder's
+README); --bf16, --fp32 and --depths compare other runs, e.g. the 4000-step flagship at depths
+20 and 56 (docs/results/degradation_laptop_fig6_4k/README.md gives the command).
 """
 
+import argparse
 import json
 from pathlib import Path
 
@@ -13,10 +17,20 @@ from resnet_exp.report.collect import Run, find_run_dirs, load_runs
 
 R = Path("docs/results")
 SEEDS = (0, 1)
-BF16 = [R / "degradation_laptop_fig6/runs"]
 # fp32: the depth-32/44 nets run for this comparison, and the depth-20/56 nets of
 # degradation_laptop_warmup (the same nets: same result identity, pinned to fp32).
-FP32 = [R / "fig6_precision/runs_fp32", R / "degradation_laptop_warmup/runs"]
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--bf16", nargs="+", type=Path, default=[R / "degradation_laptop_fig6/runs"])
+parser.add_argument(
+    "--fp32",
+    nargs="+",
+    type=Path,
+    default=[R / "fig6_precision/runs_fp32", R / "degradation_laptop_warmup/runs"],
+)
+parser.add_argument("--depths", default="20,32,44,56", help="comma-separated, shallowest first")
+args = parser.parse_args()
+BF16, FP32 = args.bf16, args.fp32
+DEPTHS = tuple(int(d) for d in args.depths.split(","))
 
 
 def runs_of(folders: list[Path]) -> dict[tuple[str, int, int], Run]:
@@ -51,19 +65,22 @@ for key in sorted(bf16, key=lambda k: (k[2], k[0], k[1])):
     )
 
 print()
+listed = " / ".join(str(d) for d in DEPTHS)
+deep, shallow = DEPTHS[-1], DEPTHS[0]
 print(
-    "| seed | precision | plain 20 / 32 / 44 / 56 (%) | plain worse at every step | "
-    "plain 56 minus 20 | residual 20 / 32 / 44 / 56 (%) | residual 56 minus 20 | both halves |"
+    f"| seed | precision | plain {listed} (%) | plain worse at every step | "
+    f"plain {deep} minus {shallow} | residual {listed} (%) | residual {deep} minus {shallow} "
+    "| both halves |"
 )
 print("|---|---|---|---|---|---|---|---|")
 for seed in SEEDS:
     for label, runs in (("bf16", bf16), ("fp32", fp32)):
-        p = [runs[("plain", d, seed)].train_error for d in (20, 32, 44, 56)]
-        r = [runs[("residual", d, seed)].train_error for d in (20, 32, 44, 56)]
+        p = [runs[("plain", d, seed)].train_error for d in DEPTHS]
+        r = [runs[("residual", d, seed)].train_error for d in DEPTHS]
         steps = all(b > a for a, b in zip(p, p[1:], strict=False))
-        both = p[3] > p[0] and r[3] < r[0]
+        both = p[-1] > p[0] and r[-1] < r[0]
         print(
             f"| {seed} | {label} | {' / '.join(pct(x) for x in p)} | {'yes' if steps else 'no'} | "
-            f"{100 * (p[3] - p[0]):+.1f} | {' / '.join(pct(x) for x in r)} | "
-            f"{100 * (r[3] - r[0]):+.1f} | {'yes' if both else 'no'} |"
+            f"{100 * (p[-1] - p[0]):+.1f} | {' / '.join(pct(x) for x in r)} | "
+            f"{100 * (r[-1] - r[0]):+.1f} | {'yes' if both else 'no'} |"
         )
