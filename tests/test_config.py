@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+from conftest import REPO
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -289,7 +289,7 @@ def test_short_preset_is_the_6000_step_one_at_3200_steps_with_a_lower_lr_and_lat
 
 def make_recipe(target: str) -> list[str]:
     """The command lines of one Makefile target."""
-    lines = (Path(__file__).resolve().parents[1] / "Makefile").read_text().splitlines()
+    lines = (REPO / "Makefile").read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(f"{target}:"))
     return [
         line.strip()
@@ -496,7 +496,7 @@ def test_wrongly_typed_values_are_user_errors(override: str, message: str) -> No
 def test_configs_ship_inside_the_package_tree() -> None:
     # The wheel maps conf/ to resnet_exp/conf (pyproject force-include); a checkout uses conf/.
     assert (CONF / "train.yaml").is_file()
-    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    pyproject = (REPO / "pyproject.toml").read_text()
     assert '"conf" = "resnet_exp/conf"' in pyproject
 
 

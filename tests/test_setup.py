@@ -5,8 +5,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")

@@ -17,10 +17,10 @@ from resnet_exp.report.collect import Run, find_run_dirs, load_runs
 
 R = Path("docs/results")
 SEEDS = (0, 1)
-# fp32: the depth-32/44 nets run for this comparison, and the depth-20/56 nets of
-# degradation_laptop_warmup (the same nets: same result identity, pinned to fp32).
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--bf16", nargs="+", type=Path, default=[R / "degradation_laptop_fig6/runs"])
+# fp32 by default: the depth-32/44 nets run for this comparison, and the depth-20/56 nets of
+# degradation_laptop_warmup (the same nets: same result identity, pinned to fp32).
 parser.add_argument(
     "--fp32",
     nargs="+",
