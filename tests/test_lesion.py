@@ -107,7 +107,16 @@ def test_lesion_command_on_a_run_and_on_a_sweep_folder(tmp_path: Path, trained_r
         tmp_path,
     )
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "outputs" / "lesions" / "pair" / "lesions.png").is_file()
+    pair = tmp_path / "outputs" / "lesions" / "pair"
+    assert (pair / "lesions.png").is_file()
+    # A second -m command into the same sweep keeps the first one's multirun.yaml.
+    r = run_cli(
+        ["lesion", "-m", f"from={plain}", "images=32", "draws=1", "sweep_name=pair"], tmp_path
+    )
+    assert r.returncode == 0, r.stderr
+    assert "- draws=1\n" in (pair / "multirun.yaml").read_text()
+    (first,) = pair.glob("multirun-*.yaml")
+    assert "- draws=2\n" in first.read_text()
 
 
 def test_lesion_refuses_what_it_cannot_read_in_one_line(tmp_path: Path, trained_runs: Path) -> None:

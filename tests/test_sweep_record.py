@@ -1,12 +1,14 @@
-"""A sweep folder keeps every multirun command's record (resnet_exp.train.sweep_record)."""
+"""A sweep folder keeps every multirun command's record (resnet_exp.sweep_record)."""
 
 import os
 from pathlib import Path
 
+import pytest
+from conftest import REPO
+from hydra import compose, initialize_config_dir
 from hydra.utils import get_class
-from test_config import compose_train
 
-from resnet_exp.train.sweep_record import KeepSweepRecords, keep_earlier_record
+from resnet_exp.sweep_record import KeepSweepRecords, keep_earlier_record
 
 
 def test_nothing_to_keep_in_a_new_sweep_folder(tmp_path: Path) -> None:
@@ -29,6 +31,9 @@ def test_the_earlier_record_is_renamed_after_its_write_time_and_never_overwritte
     assert len(list(tmp_path.glob("multirun-*.yaml"))) == 2
 
 
-def test_train_sweeps_run_the_callback() -> None:
-    cfg = compose_train([], with_hydra=True)
+@pytest.mark.parametrize("command", ["train", "probe", "lesion", "landscape"])
+def test_every_command_with_multirun_sweeps_runs_the_callback(command: str) -> None:
+    overrides = ["from=RUN"] if command in ("lesion", "landscape") else []
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+        cfg = compose(command, overrides=overrides, return_hydra_config=True)
     assert get_class(cfg.hydra.callbacks.keep_records._target_) is KeepSweepRecords

@@ -33,8 +33,9 @@ def keep_earlier_record(sweep_dir: Path) -> Path | None:
 
 
 class KeepSweepRecords(Callback):
-    """Hydra callback (conf/train.yaml): runs once per multirun command, before the sweeper
-    writes its multirun.yaml."""
+    """Hydra callback of every command with multirun sweeps (conf/train.yaml, which probe.yaml
+    extends; conf/lesion.yaml; conf/landscape.yaml): runs once per multirun command, before the
+    sweeper writes its multirun.yaml."""
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         keep_earlier_record(Path(config.hydra.sweep.dir))
