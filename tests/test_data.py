@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
 from pathlib import Path
@@ -133,6 +134,36 @@ def test_image_folder_decodes_sorted_classes_and_caches(
     assert "decoding" not in caplog.text  # a warm cache is silent
     assert torch.equal(again.train_x, ds.train_x)
     assert again.name == ds.name  # the fingerprint came back with the cache
+
+
+def test_a_changed_folder_replaces_its_cache_instead_of_adding_a_copy(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = tmp_path / "cache"
+    write_image_folder(tmp_path / "ds")
+    write_image_folder(tmp_path / "other")
+    load_image_folder(tmp_path / "ds", cache_dir=cache)
+    load_image_folder(tmp_path / "ds", image_size=16, cache_dir=cache)  # another size: kept
+    load_image_folder(tmp_path / "other", cache_dir=cache)  # another folder: kept
+    (cache / f"images-{'0' * 20}.pt").write_bytes(b"x" * 1000)  # the old one-part format
+    before = {p.name for p in cache.glob("images-*.pt")}
+    assert len(before) == 4
+    # The folder copied anew (new mtimes) and one image added: decoded again, and the new file
+    # takes the old one's place.
+    extra = tmp_path / "ds" / "test" / "dog" / "0099.png"
+    extra.write_bytes((tmp_path / "ds" / "test" / "dog" / "0000.png").read_bytes())
+    os.utime(tmp_path / "ds" / "train" / "cat" / "0000.png", ns=(1, 1))
+    with caplog.at_level("INFO", logger="resnet_exp"):
+        ds = load_image_folder(tmp_path / "ds", cache_dir=cache)
+    assert ds.test_x.shape[0] == 10 and "decoding 19 images" in caplog.text
+    assert "MB of superseded image caches" in caplog.text
+    after = {p.name for p in cache.glob("images-*.pt")}
+    assert len(after) == 3 and len(after - before) == 1
+    gone = before - after
+    assert len(gone) == 2 and f"images-{'0' * 20}.pt" in gone
+    (new,) = after - before
+    (old,) = gone - {f"images-{'0' * 20}.pt"}
+    assert new.split("-")[1] == old.split("-")[1]  # same folder and size, newer files
 
 
 def test_image_folder_identity_is_its_content_not_its_path(tmp_path: Path) -> None:

@@ -1,10 +1,14 @@
-"""Cache of decoded image arrays, keyed by the file list (paths, sizes, mtimes) and image size."""
+"""Cache of decoded image arrays: one file per image folder and image size, named
+images-<folder and size>-<file list, sizes and mtimes>.pt. When the folder's files change (or are
+copied anew, with new mtimes), the new decoding replaces the old file instead of adding a 185 MB
+copy for CIFAR-10 beside it, so the cache does not grow without bound."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,11 +22,37 @@ def default_cache_dir() -> Path:
 
 
 def cache_key(files: list[Path], image_size: int) -> str:
-    h = hashlib.sha256(f"v1 {image_size}".encode())
+    """'<which folder, at which size>-<which version of its files>'. The first part stays the
+    same when files in the folder are added, removed or rewritten; the second changes."""
+    root = os.path.commonpath([str(p) for p in files]) if files else ""
+    which = hashlib.sha256(f"v2 {image_size} {root}".encode()).hexdigest()[:16]
+    state = hashlib.sha256()
     for p in files:
         st = p.stat()
-        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:20]
+        state.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return f"{which}-{state.hexdigest()[:12]}"
+
+
+# Files written before the key had two parts (images-<20 hex>.pt): nothing reads them any more.
+_OLD_FORMAT = re.compile(r"images-[0-9a-f]{20}\.pt")
+
+
+def drop_stale(folder: Path, current: Path) -> int:
+    """Delete the cache files that `current` supersedes: earlier versions of the same folder at
+    the same size, and files in the old one-part format. Returns the bytes freed."""
+    which = current.name.split("-")[1]
+    freed = 0
+    for old in folder.glob("images-*.pt"):
+        if old != current and (
+            old.name.startswith(f"images-{which}-") or _OLD_FORMAT.fullmatch(old.name)
+        ):
+            try:
+                size = old.stat().st_size
+                old.unlink()
+                freed += size
+            except OSError:  # a concurrent run removed it first, or the folder is read-only
+                pass
+    return freed
 
 
 def cached(
@@ -53,5 +83,8 @@ def cached(
         torch.save(arrays, tmp)
         os.replace(tmp, path)  # atomic: a concurrent run never reads half a file
     except OSError:
-        pass
+        return arrays
+    freed = drop_stale(folder, path)
+    if freed:
+        log.info("removed %.1f MB of superseded image caches from %s", freed / 1e6, folder)
     return arrays
