@@ -482,7 +482,7 @@ def test_train_help_explains_every_key_within_80_columns(tmp_path: Path) -> None
             assert f"  {key}=" in text, key
     assert "norm=batch                batch (the paper's) | none" in text  # with its meaning
     assert "downloads CIFAR-10" in text and "64,000 iterations" in text
-    assert "experiment=degradation_laptop_fig6_4k" in text and "data=synthetic" in text
+    assert "experiment=degradation_laptop_fig6_w4" in text and "data=synthetic" in text
     assert "degradation_laptop_fig6" in text  # the presets, each with its help line
     assert not (tmp_path / "outputs").exists()  # help starts nothing
 

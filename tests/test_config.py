@@ -298,18 +298,30 @@ def make_recipe(target: str) -> list[str]:
 
 
 def test_make_sweep_cpu_report_and_bench_all_name_the_flagship_and_its_sweep_folder() -> None:
-    # The flagship changed preset once already (session 22): the sweep, the report that reads
-    # its folder and the bench that predicts its time must move together, or `make report`
+    # The flagship changed preset twice already (sessions 22 and 23): the sweep, the report that
+    # reads its folder and the bench that predicts its time must move together, or `make report`
     # reads an old sweep and `make bench-sweep-cpu` times the wrong nets.
-    flagship = "degradation_laptop_fig6_4k"
+    flagship = "degradation_laptop_fig6_w4"
     train, report = make_recipe("sweep-cpu")
     assert f"train -m experiment={flagship} " in train
     folder = f"outputs/sweeps/{compose_train([f'experiment={flagship}']).sweep_name}"
     assert report.endswith(f"report {folder}")
     assert make_recipe("report")[0].endswith(f"report $(or $(SWEEP),{folder})")
     assert make_recipe("bench-sweep-cpu")[0].endswith(f"bench --experiment {flagship}")
-    # The 6000-step preset it replaced stays one command away.
+    # The presets it replaced stay one command away.
+    assert "train -m experiment=degradation_laptop_fig6_4k " in make_recipe("sweep-cpu-w8")[0]
     assert "train -m experiment=degradation_laptop_fig6 " in make_recipe("sweep-cpu-6k")[0]
+
+
+def test_width_4_preset_is_the_4k_preset_at_width_4() -> None:
+    for _, w4, k4 in preset_specs("degradation_laptop_fig6_w4", "degradation_laptop_fig6_4k"):
+        # The one change: 4/8/16 filters instead of 8/16/32.
+        assert (w4.model.width, k4.model.width) == (4, 8)
+        assert replace(w4.model, width=8) == k4.model
+        assert (w4.optim, w4.loop, w4.data) == (k4.optim, k4.loop, k4.data)
+    assert_two_at_a_time(
+        "degradation_laptop_fig6_w4", [("depth", "56,44,32,20"), ("block", "plain,residual")]
+    )
 
 
 def test_4k_preset_is_the_short_preset_at_4000_steps_with_drops_at_the_same_fractions() -> None:

@@ -56,9 +56,9 @@ usage:
 
 first steps (on a laptop):
   resnet-exp train depth=20 width=8 iterations=300 data=synthetic
-  resnet-exp train -m experiment=degradation_laptop_fig6_4k \\
+  resnet-exp train -m experiment=degradation_laptop_fig6_w4 \\
       data=imagefolder data.root=PATH
-  resnet-exp report outputs/sweeps/degradation_laptop_fig6_4k
+  resnet-exp report outputs/sweeps/degradation_laptop_fig6_w4
 Each command's --help lists its keys and examples.
 """
 

@@ -109,9 +109,9 @@ TRAIN_EXAMPLES = """Examples that finish on a laptop:
   resnet-exp train depth=20 width=8 batch_size=64 iterations=300 \\
       eval_every=300 data=imagefolder data.root=PATH
       the demo (make demo), on a folder of CIFAR-10 images
-  resnet-exp train -m experiment=degradation_laptop_fig6_4k \\
+  resnet-exp train -m experiment=degradation_laptop_fig6_w4 \\
       data=imagefolder data.root=PATH
-      Figure 6 on a laptop, four depths (make sweep-cpu; 35 min a seed
+      Figure 6 on a laptop, four depths (make sweep-cpu; 25 min a seed
       on 2 cores with bf16)
   resnet-exp train --cfg job depth=56
       the resolved config, with your overrides; nothing is trained"""

@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="""examples (times on a 2-core AMD EPYC):
   resnet-exp bench
       your machine's speed against a plain PyTorch script (77 s)
-  resnet-exp bench --experiment degradation_laptop_fig6_4k
+  resnet-exp bench --experiment degradation_laptop_fig6_w4
       predicts make sweep-cpu's time on this machine (about 1.5 min)
   resnet-exp bench --depths 20 --width 8 --batch-size 64 --only resnet-exp
       one net at the laptop presets' size (seconds)""",
