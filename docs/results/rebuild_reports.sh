@@ -38,5 +38,7 @@ rep $R/degradation_laptop_fig6_4k/report_precision $K/*-{20,56}_*_s[01]_* $T/*_s
     $R/degradation_laptop_fig6_4k/runs_fp32 --no-tensorboard
 # The flagship since session 23: the width-4 preset, all eight nets of seeds 0-3
 rep $R/degradation_laptop_fig6_w4 $R/degradation_laptop_fig6_w4/runs --no-tensorboard
+W4=$R/degradation_laptop_fig6_w4
+rep $W4/report_precision $W4/runs/*-{20,56}_*_s[01]_* $W4/runs_fp32 --no-tensorboard
 Q=$R/degradation_laptop_quick/runs
 rep $R/degradation_laptop_quick/report_seeds4-7 $Q/*_s4_* $Q/*_s5_* $Q/*_s6_* $Q/*_s7_* --no-tensorboard
