@@ -4,9 +4,9 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 from hydra import compose, initialize_config_dir
 from hydra.utils import get_class
+from test_config import CONF
 
 from resnet_exp.sweep_record import KeepSweepRecords, keep_earlier_record
 
@@ -34,6 +34,6 @@ def test_the_earlier_record_is_renamed_after_its_write_time_and_never_overwritte
 @pytest.mark.parametrize("command", ["train", "probe", "lesion", "landscape"])
 def test_every_command_with_multirun_sweeps_runs_the_callback(command: str) -> None:
     overrides = ["from=RUN"] if command in ("lesion", "landscape") else []
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(command, overrides=overrides, return_hydra_config=True)
     assert get_class(cfg.hydra.callbacks.keep_records._target_) is KeepSweepRecords

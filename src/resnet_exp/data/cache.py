@@ -21,26 +21,26 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("RESNET_EXP_CACHE", Path.home() / ".cache" / "resnet_exp"))
 
 
-def cache_key(files: list[Path], image_size: int) -> str:
-    """'<which folder, at which size>-<which version of its files>'. The first part stays the
-    same when files in the folder are added, removed or rewritten; the second changes."""
+def cache_key(files: list[Path], image_size: int) -> tuple[str, str]:
+    """(which folder at which size, which version of its files). The first stays the same when
+    files in the folder are added, removed or rewritten; the second changes."""
     root = os.path.commonpath([str(p) for p in files]) if files else ""
     which = hashlib.sha256(f"v2 {image_size} {root}".encode()).hexdigest()[:16]
     state = hashlib.sha256()
     for p in files:
         st = p.stat()
         state.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return f"{which}-{state.hexdigest()[:12]}"
+    return which, state.hexdigest()[:12]
 
 
 # Files written before the key had two parts (images-<20 hex>.pt): nothing reads them any more.
 _OLD_FORMAT = re.compile(r"images-[0-9a-f]{20}\.pt")
 
 
-def drop_stale(folder: Path, current: Path) -> int:
+def drop_stale(folder: Path, current: Path, which: str) -> int:
     """Delete the cache files that `current` supersedes: earlier versions of the same folder at
-    the same size, and files in the old one-part format. Returns the bytes freed."""
-    which = current.name.split("-")[1]
+    the same size (`which`, cache_key's first part), and files in the old one-part format.
+    Returns the bytes freed."""
     freed = 0
     for old in folder.glob("images-*.pt"):
         if old != current and (
@@ -67,7 +67,8 @@ def cached(
     root may be read-only and the cache is only a speed-up).
     """
     folder = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    path = folder / f"images-{cache_key(files, image_size)}.pt"
+    which, state = cache_key(files, image_size)
+    path = folder / f"images-{which}-{state}.pt"
     if path.is_file():
         try:
             return torch.load(path, weights_only=True)
@@ -84,7 +85,7 @@ def cached(
         os.replace(tmp, path)  # atomic: a concurrent run never reads half a file
     except OSError:
         return arrays
-    freed = drop_stale(folder, path)
+    freed = drop_stale(folder, path, which)
     if freed:
         log.info("removed %.1f MB of superseded image caches from %s", freed / 1e6, folder)
     return arrays
